@@ -1,0 +1,62 @@
+import type { Tensor } from "./tensor.ts";
+
+/** Live tensor accounting and `tidy` scopes shared by every backend. */
+let live = 0;
+const scopes: Set<Tensor>[] = [];
+
+export function trackCreated(t: Tensor): void {
+  live++;
+  scopes[scopes.length - 1]?.add(t);
+}
+
+export function trackDisposed(t: Tensor): void {
+  live--;
+  for (const s of scopes) s.delete(t);
+}
+
+/** Removes `t` from every open scope so `tidy` will not dispose it. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+export function liveTensorCount(): number {
+  return live;
+}
+
+type Kept = Tensor | Tensor[] | Record<string, Tensor> | void | number | string | boolean;
+
+function collect(result: unknown, into: Set<Tensor>): void {
+  if (!result || typeof result !== "object") return;
+  if ("dispose" in result && "shape" in result) {
+    into.add(result as Tensor);
+  } else if (Array.isArray(result)) {
+    for (const r of result) collect(r, into);
+  } else {
+    for (const r of Object.values(result)) collect(r, into);
+  }
+}
+
+/**
+ * Runs `fn`, then disposes every tensor created inside it except those returned
+ * (in an array or object too) and those passed to `keep`. Returned tensors move
+ * to the enclosing scope.
+ */
+export function tidy<T extends Kept>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  const returned = new Set<Tensor>();
+  collect(result, returned);
+  for (const t of scope) {
+    if (!returned.has(t)) t.dispose();
+  }
+  const parent = scopes[scopes.length - 1];
+  if (parent) for (const t of returned) if (scope.has(t)) parent.add(t);
+  return result;
+}
