@@ -2,14 +2,14 @@ import { sizeOf, type Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { arange, rand, type RandomOptions } from "./creation.ts";
 import { add, cast, cos, div, eq, floor, ge, log, mul, sqrt, sub, where } from "./elementwise.ts";
-import { reshape, unsqueeze } from "./shape_ops.ts";
+import { narrow, reshape, unsqueeze } from "./shape_ops.ts";
 import type { CreateOptions } from "./helpers.ts";
 
 /** Standard normal samples (Box-Muller over counter-based uniforms). */
 export function randn(shape: Shape, opts: RandomOptions = {}): Tensor {
   const n = sizeOf(shape);
   const u = rand([2, n], { ...opts, dtype: "f32" });
-  const [u1, u2] = [u.narrow(0, 0, 1), u.narrow(0, 1, 1)];
+  const [u1, u2] = [narrow(u, 0, 0, 1), narrow(u, 0, 1, 1)];
   const r = sqrt(mul(log(sub(1, u1)), -2));
   const z = mul(r, cos(mul(u2, 2 * Math.PI)));
   return cast(reshape(z, shape), opts.dtype ?? "f32");

@@ -2,7 +2,7 @@ import { fmtShape, normAxes, normAxis, type Shape, ShapeError, sizeOf, stridesOf
 import type { Tensor } from "../tensor/tensor.ts";
 import { apply1 } from "./dispatch.ts";
 import { defineOp } from "./registry.ts";
-import { sumTo } from "./reduce.ts";
+import { sum, sumTo } from "./reduce.ts";
 
 // ---- reshape (free) -------------------------------------------------------------------
 
@@ -307,12 +307,12 @@ function padBackward(g: Tensor, shape: Shape, pads: number[][], mode: string): T
   pads.forEach(([before, after], axis) => {
     if (before === 0 && after === 0) return;
     const n = shape[axis];
-    const head = narrow(out, axis, 0, before + 1).sum(axis, true);
+    const head = sum(narrow(out, axis, 0, before + 1), axis, true);
     if (n === 1) {
-      out = narrow(out, axis, 0, before + 1 + after).sum(axis, true);
+      out = sum(narrow(out, axis, 0, before + 1 + after), axis, true);
       return;
     }
-    const tail = narrow(out, axis, before + n - 1, after + 1).sum(axis, true);
+    const tail = sum(narrow(out, axis, before + n - 1, after + 1), axis, true);
     const mid = narrow(out, axis, before + 1, n - 2);
     out = cat([head, mid, tail], axis);
   });

@@ -1,0 +1,1 @@
+// Each adapter registers itself on import; one line per fixture family.
