@@ -13,3 +13,4 @@ export * from "./resample.ts";
 export * from "./random.ts";
 export { apply, apply1 } from "./dispatch.ts";
 export { getOp, opCatalog, type OpSpec, requiredKernels } from "./registry.ts";
+export * from "./loss.ts";

@@ -112,6 +112,29 @@ export class Tensor {
     trackDisposed(this);
   }
 
+  /**
+   * Makes this tensor hold `src`'s values (same shape and dtype) and disposes `src`.
+   * The only in-place operation: optimizers use it to update parameters that modules
+   * and optimizer state refer to. Not recorded by autograd.
+   */
+  assign(src: Tensor): this {
+    if (src.shape.join() !== this.shape.join() || src.dtype !== this.dtype) {
+      throw new Error(
+        `assign: source ${fmtShape(src.shape)} ${src.dtype} does not match ${fmtShape(this.shape)} ${this.dtype}`,
+      );
+    }
+    if (src.backend !== this.backend) throw new Error("assign: source is on another backend");
+    const old = this.#live();
+    const next = src.#live();
+    if (old !== next) {
+      next.refs++;
+      if (--old.refs === 0) this.backend.free(old.buf, this.dtype, this.size);
+      this.#storage = next;
+    }
+    src.dispose();
+    return this;
+  }
+
   /** A tensor sharing this storage with another shape (no copy, no grad). */
   withShape(shape: Shape): Tensor {
     return new Tensor(this.backend, null, shape, this.dtype, this);

@@ -1,0 +1,27 @@
+import type { Tensor } from "../tensor/tensor.ts";
+import { fmtShape, ShapeError } from "../tensor/shape.ts";
+import { abs, add, exp, log, maximum, mul, neg, sub } from "./elementwise.ts";
+import { gather } from "./indexing.ts";
+import { logSoftmax, mean } from "./reduce.ts";
+import { reshape, unsqueeze } from "./shape_ops.ts";
+
+/** Mean cross-entropy of logits [n, c] against integer class labels [n]. */
+export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  if (logits.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
+    throw new ShapeError(
+      "cross_entropy",
+      `logits ${fmtShape(logits.shape)} must be [n, c] and labels ${fmtShape(labels.shape)} [n]`,
+    );
+  }
+  const picked = gather(logSoftmax(logits, 1), 1, unsqueeze(labels, 1));
+  return neg(mean(reshape(picked, [-1])));
+}
+
+/**
+ * Elementwise binary cross-entropy with logits, the stable form PyTorch uses:
+ * max(x, 0) - x*t + log(1 + exp(-|x|)). No reduction.
+ */
+export function bceWithLogits(logits: Tensor, targets: Tensor): Tensor {
+  const x = logits;
+  return add(sub(maximum(x, 0), mul(x, targets)), log(add(exp(neg(abs(x))), 1)));
+}

@@ -1,0 +1,3 @@
+export * from "./adamw.ts";
+export * from "./schedule.ts";
+export * from "./clip.ts";
