@@ -3,7 +3,8 @@ import "../src/ops/mod.ts";
 import { formatReport, runParity } from "../src/parity/run.ts";
 import { selectBackendByName } from "../src/backend/select_name.ts";
 
-const USAGE = `deno task parity <fixture.safetensors>... [--backend cpu|webgpu|native|cuda] [--verbose]
+const USAGE =
+  `deno task parity <fixture.safetensors>... [--backend cpu|webgpu|native|cuda] [--verbose]
 
 Rebuilds the module named in each golden fixture's metadata, loads its param.* tensors,
 feeds in.*, and compares every out.* / grad.* tensor elementwise (|x-ref| <= atol + rtol*|ref|).

@@ -25,7 +25,9 @@ export interface AttentionOptions {
 
 /** Adds a boolean (true = block) or additive float/int mask to attention logits. */
 export function applyMask(logits: Tensor, mask: Tensor): Tensor {
-  return mask.dtype === "bool" ? where(mask, -Infinity, logits) : add(logits, cast(mask, logits.dtype));
+  return mask.dtype === "bool"
+    ? where(mask, -Infinity, logits)
+    : add(logits, cast(mask, logits.dtype));
 }
 
 /**
@@ -46,7 +48,9 @@ export class MultiheadAttention extends Module {
   ) {
     super();
     if (embedDim % numHeads !== 0) {
-      throw new Error(`MultiheadAttention: embed dim ${embedDim} is not divisible by ${numHeads} heads`);
+      throw new Error(
+        `MultiheadAttention: embed dim ${embedDim} is not divisible by ${numHeads} heads`,
+      );
     }
     this.in_proj_weight = param(xavierUniform([3 * embedDim, embedDim]));
     this.in_proj_bias = param(full([3 * embedDim], 0));
@@ -87,9 +91,16 @@ export class MultiheadAttention extends Module {
     if (opts.keyPaddingMask) {
       const m = opts.keyPaddingMask;
       if (m.shape.join() !== [N, S].join()) {
-        throw new ShapeError("MultiheadAttention", `key padding mask ${fmtShape(m.shape)} must be [${N}, ${S}]`);
+        throw new ShapeError(
+          "MultiheadAttention",
+          `key padding mask ${fmtShape(m.shape)} must be [${N}, ${S}]`,
+        );
       }
-      logits = reshape(applyMask(reshape(logits, [N, H, L, S]), reshape(m, [N, 1, 1, S])), [N * H, L, S]);
+      logits = reshape(applyMask(reshape(logits, [N, H, L, S]), reshape(m, [N, 1, 1, S])), [
+        N * H,
+        L,
+        S,
+      ]);
     }
     const attn = dropout(softmax(logits, -1), this.dropoutP, this.training);
     const ctx = reshape(permute(matmul(attn, v), [1, 0, 2]), [L, N, E]);

@@ -1,7 +1,7 @@
 import type { Shape } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { full, rand, type RandomOptions } from "../ops/creation.ts";
-import { mul, add } from "../ops/elementwise.ts";
+import { add, mul } from "../ops/elementwise.ts";
 import { randn } from "../ops/random.ts";
 import { noGrad } from "../tensor/autograd.ts";
 

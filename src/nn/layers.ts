@@ -1,7 +1,7 @@
 import type { Tensor } from "../tensor/tensor.ts";
 import { add, gelu, relu } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
-import { type Conv2dOptions, conv2d } from "../ops/conv.ts";
+import { conv2d, type Conv2dOptions } from "../ops/conv.ts";
 import { groupNorm, layerNorm } from "../ops/norm.ts";
 import { indexSelect } from "../ops/indexing.ts";
 import { reshape } from "../ops/shape_ops.ts";

@@ -33,7 +33,12 @@ export interface LoadReport {
   mismatched: { key: string; expected: number[]; got: number[] }[];
 }
 
-export type Slot = { owner: Record<string, unknown>; key: string; tensor: Tensor; kind: "param" | "buffer" };
+export type Slot = {
+  owner: Record<string, unknown>;
+  key: string;
+  tensor: Tensor;
+  kind: "param" | "buffer";
+};
 
 /**
  * Base class of layers, named like torch.nn.Module: child modules, parameters and buffers
@@ -170,9 +175,13 @@ function visit(
     value.collectSlots(name + ".", out, seen);
   } else if (value instanceof Tensor) {
     if (PARAMS.has(value)) out.push(named({ owner, key, tensor: value, kind: "param" }, name));
-    else if (BUFFERS.has(value)) out.push(named({ owner, key, tensor: value, kind: "buffer" }, name));
+    else if (BUFFERS.has(value)) {
+      out.push(named({ owner, key, tensor: value, kind: "buffer" }, name));
+    }
   } else if (Array.isArray(value)) {
-    value.forEach((v, i) => visit(value as unknown as Record<string, unknown>, String(i), v, `${name}.${i}`, out, seen));
+    value.forEach((v, i) =>
+      visit(value as unknown as Record<string, unknown>, String(i), v, `${name}.${i}`, out, seen)
+    );
   }
 }
 
@@ -197,7 +206,9 @@ export function describeReport(r: LoadReport): string {
     parts.push(`unexpected keys (${r.unexpected.length}): ${r.unexpected.join(", ")}`);
   }
   for (const m of r.mismatched) {
-    parts.push(`shape mismatch for ${m.key}: model ${fmtShape(m.expected)}, checkpoint ${fmtShape(m.got)}`);
+    parts.push(
+      `shape mismatch for ${m.key}: model ${fmtShape(m.expected)}, checkpoint ${fmtShape(m.got)}`,
+    );
   }
   return `loadStateDict: ${parts.join("; ")}`;
 }

@@ -50,13 +50,21 @@ defineOp({
 });
 
 /** 2-D convolution of x [N, C, H, W] with w [O, C/groups, KH, KW] (+ bias [O]). */
-export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+export function conv2d(
+  x: Tensor,
+  w: Tensor,
+  bias?: Tensor | null,
+  opts: Conv2dOptions = {},
+): Tensor {
   const stride = pair(opts.stride ?? 1);
   const padding = pair(opts.padding ?? 0);
   const dilation = pair(opts.dilation ?? 1);
   const groups = opts.groups ?? 1;
   if (x.rank !== 4 || w.rank !== 4) {
-    throw new ShapeError("conv2d", `input ${fmtShape(x.shape)} and weight ${fmtShape(w.shape)} must be 4-D`);
+    throw new ShapeError(
+      "conv2d",
+      `input ${fmtShape(x.shape)} and weight ${fmtShape(w.shape)} must be 4-D`,
+    );
   }
   if (x.shape[1] !== w.shape[1] * groups || w.shape[0] % groups !== 0) {
     throw new ShapeError(
@@ -69,7 +77,10 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
     convOut(x.shape[3], w.shape[3], stride[1], padding[1], dilation[1]),
   ];
   if (outSize[0] <= 0 || outSize[1] <= 0) {
-    throw new ShapeError("conv2d", `input ${fmtShape(x.shape)} is smaller than the kernel ${fmtShape(w.shape)}`);
+    throw new ShapeError(
+      "conv2d",
+      `input ${fmtShape(x.shape)} is smaller than the kernel ${fmtShape(w.shape)}`,
+    );
   }
   const y = apply1("conv2d", [x, w], { stride, padding, dilation, groups, outSize });
   return bias ? add(y, reshape(bias, [1, bias.size, 1, 1])) : y;
@@ -121,7 +132,9 @@ defineOp({
 });
 
 function poolAttrs(op: string, x: Tensor, kernel: number | Pair, opts: PoolOptions) {
-  if (x.rank !== 4) throw new ShapeError(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
+  if (x.rank !== 4) {
+    throw new ShapeError(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
+  }
   const k = pair(kernel);
   const padding = pair(opts.padding ?? 0);
   if (padding[0] * 2 > k[0] || padding[1] * 2 > k[1]) {
@@ -138,4 +151,3 @@ export function maxPool2d(x: Tensor, kernel: number | Pair, opts: PoolOptions = 
 export function avgPool2d(x: Tensor, kernel: number | Pair, opts: PoolOptions = {}): Tensor {
   return apply1("avg_pool2d", [x], poolAttrs("avg_pool2d", x, kernel, opts));
 }
-

@@ -19,7 +19,9 @@ function flatten(data: Nested, shape: number[], out: number[], depth = 0): void 
   if (Array.isArray(data)) {
     if (shape.length === depth) shape.push(data.length);
     else if (shape[depth] !== data.length) {
-      throw new Error(`tensor(): ragged nested array (${data.length} vs ${shape[depth]} at depth ${depth})`);
+      throw new Error(
+        `tensor(): ragged nested array (${data.length} vs ${shape[depth]} at depth ${depth})`,
+      );
     }
     for (const d of data) flatten(d, shape, out, depth + 1);
   } else {
@@ -80,8 +82,10 @@ function likeOpts(t: Tensor, opts: CreateOptions): CreateOptions {
   return { dtype: opts.dtype ?? t.dtype, backend: opts.backend ?? t.backend };
 }
 
-export const zerosLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 0, likeOpts(t, opts));
-export const onesLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 1, likeOpts(t, opts));
+export const zerosLike = (t: Tensor, opts: CreateOptions = {}) =>
+  full(t.shape, 0, likeOpts(t, opts));
+export const onesLike = (t: Tensor, opts: CreateOptions = {}) =>
+  full(t.shape, 1, likeOpts(t, opts));
 export const fullLike = (t: Tensor, v: number, opts: CreateOptions = {}) =>
   full(t.shape, v, likeOpts(t, opts));
 
@@ -92,7 +96,13 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ??
     ([start, end, step].every(Number.isInteger) ? "i32" : "f32");
-  return apply1("arange", [], { shape: [n], dtype, start, step, backend: resolveBackend(opts.backend) });
+  return apply1("arange", [], {
+    shape: [n],
+    dtype,
+    start,
+    step,
+    backend: resolveBackend(opts.backend),
+  });
 }
 
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}) {

@@ -91,7 +91,8 @@ for (const [name, def] of Object.entries(UNARY)) {
 
 function unary(name: string): (x: Tensor) => Tensor {
   const def = UNARY[name];
-  return (x) => apply1(name, [!def.keepsInt && !def.predicate && !isFloat(x.dtype) ? cast(x, "f32") : x]);
+  return (x) =>
+    apply1(name, [!def.keepsInt && !def.predicate && !isFloat(x.dtype) ? cast(x, "f32") : x]);
 }
 
 export const neg = unary("neg");

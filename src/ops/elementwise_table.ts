@@ -35,7 +35,11 @@ export const UNARY: Record<string, UnaryDef> = {
   ceil: { js: Math.ceil, wgsl: "ceil(x)", keepsInt: true },
   round: { js: roundHalfEven, wgsl: "round(x)", keepsInt: true },
   logical_not: { js: (x) => (x ? 0 : 1), wgsl: "select(0.0, 1.0, x == 0.0)", predicate: true },
-  isnan: { js: (x) => (Number.isNaN(x) ? 1 : 0), wgsl: "select(0.0, 1.0, x != x)", predicate: true },
+  isnan: {
+    js: (x) => (Number.isNaN(x) ? 1 : 0),
+    wgsl: "select(0.0, 1.0, x != x)",
+    predicate: true,
+  },
 };
 
 export interface BinaryDef {

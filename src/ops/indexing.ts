@@ -8,7 +8,9 @@ import { arange, tensor, zeros } from "./creation.ts";
 import { narrow, pad, unsqueeze } from "./shape_ops.ts";
 
 function checkIndexDtype(op: string, index: Tensor): void {
-  if (isFloat(index.dtype)) throw new Error(`${op}: index must be an integer tensor, got ${index.dtype}`);
+  if (isFloat(index.dtype)) {
+    throw new Error(`${op}: index must be an integer tensor, got ${index.dtype}`);
+  }
 }
 
 defineOp({
@@ -16,10 +18,16 @@ defineOp({
   arity: 2,
   shape: ([x, i], a) => {
     if (x.length !== i.length) {
-      throw new ShapeError("gather", `index ${fmtShape(i)} and input ${fmtShape(x)} differ in rank`);
+      throw new ShapeError(
+        "gather",
+        `index ${fmtShape(i)} and input ${fmtShape(x)} differ in rank`,
+      );
     }
     if (i.some((d, k) => k !== a.axis && d > x[k])) {
-      throw new ShapeError("gather", `index ${fmtShape(i)} is larger than input ${fmtShape(x)} off axis ${a.axis}`);
+      throw new ShapeError(
+        "gather",
+        `index ${fmtShape(i)} is larger than input ${fmtShape(x)} off axis ${a.axis}`,
+      );
     }
     return [i];
   },
@@ -42,10 +50,16 @@ defineOp({
   arity: 3,
   shape: ([x, i, s], a) => {
     if (i.length !== x.length || s.length !== x.length || i.some((d, k) => d > s[k])) {
-      throw new ShapeError("scatter_add", `bad shapes input ${fmtShape(x)}, index ${fmtShape(i)}, src ${fmtShape(s)}`);
+      throw new ShapeError(
+        "scatter_add",
+        `bad shapes input ${fmtShape(x)}, index ${fmtShape(i)}, src ${fmtShape(s)}`,
+      );
     }
     if (i.some((d, k) => k !== a.axis && d > x[k])) {
-      throw new ShapeError("scatter_add", `index ${fmtShape(i)} is larger than input ${fmtShape(x)} off axis ${a.axis}`);
+      throw new ShapeError(
+        "scatter_add",
+        `index ${fmtShape(i)} is larger than input ${fmtShape(x)} off axis ${a.axis}`,
+      );
     }
     return [x];
   },
@@ -71,7 +85,9 @@ defineOp({
   name: "index_select",
   arity: 2,
   shape: ([x, i], a) => {
-    if (i.length !== 1) throw new ShapeError("index_select", `index must be 1-D, got ${fmtShape(i)}`);
+    if (i.length !== 1) {
+      throw new ShapeError("index_select", `index must be 1-D, got ${fmtShape(i)}`);
+    }
     return [x.map((d, k) => (k === a.axis ? i[0] : d))];
   },
   dtype: ([d]) => [d],
@@ -84,7 +100,9 @@ defineOp({
 
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   checkIndexDtype("index_select", index);
-  return apply1("index_select", [x, cast(index, "i32")], { axis: normAxis("index_select", axis, x.rank) });
+  return apply1("index_select", [x, cast(index, "i32")], {
+    axis: normAxis("index_select", axis, x.rank),
+  });
 }
 
 defineOp({
@@ -93,12 +111,18 @@ defineOp({
   shape: ([x, i, s], a) => {
     const want = x.map((d, k) => (k === a.axis ? i[0] : d));
     if (i.length !== 1 || s.join() !== want.join()) {
-      throw new ShapeError("index_add", `src ${fmtShape(s)} must be ${fmtShape(want)} for index ${fmtShape(i)}`);
+      throw new ShapeError(
+        "index_add",
+        `src ${fmtShape(s)} must be ${fmtShape(want)} for index ${fmtShape(i)}`,
+      );
     }
     return [x];
   },
   dtype: ([d]) => [d],
-  backward: ([g], { inputs: [, index], attrs }) => [g, null, g && indexSelect(g, attrs.axis, index)],
+  backward: (
+    [g],
+    { inputs: [, index], attrs },
+  ) => [g, null, g && indexSelect(g, attrs.axis, index)],
   domain: { integerInputs: [1] },
 });
 
@@ -129,7 +153,9 @@ export function sort(x: Tensor, axis = -1, descending = false): [Tensor, Tensor]
 /** The k largest (or smallest) entries along `axis`, sorted: [values, indices]. */
 export function topk(x: Tensor, k: number, axis = -1, largest = true): [Tensor, Tensor] {
   const a = normAxis("topk", axis, x.rank);
-  if (k < 0 || k > x.shape[a]) throw new ShapeError("topk", `k=${k} out of range for axis size ${x.shape[a]}`);
+  if (k < 0 || k > x.shape[a]) {
+    throw new ShapeError("topk", `k=${k} out of range for axis size ${x.shape[a]}`);
+  }
   const [v, i] = sort(x, a, largest);
   return [narrow(v, a, 0, k), narrow(i, a, 0, k)];
 }

@@ -13,11 +13,15 @@ defineOp({
   shape: ([a, b], { transA, transB }) => {
     if (a.length < 2 || b.length < 2) throw new ShapeError("matmul", "inputs must have rank >= 2");
     const [m, k] = transA ? [a[a.length - 1], a[a.length - 2]] : [a[a.length - 2], a[a.length - 1]];
-    const [k2, n] = transB ? [b[b.length - 1], b[b.length - 2]] : [b[b.length - 2], b[b.length - 1]];
+    const [k2, n] = transB
+      ? [b[b.length - 1], b[b.length - 2]]
+      : [b[b.length - 2], b[b.length - 1]];
     if (k !== k2) {
       throw new ShapeError(
         "matmul",
-        `inner dimensions differ: ${fmtShape(a)}${transA ? "ᵀ" : ""} @ ${fmtShape(b)}${transB ? "ᵀ" : ""}`,
+        `inner dimensions differ: ${fmtShape(a)}${transA ? "ᵀ" : ""} @ ${fmtShape(b)}${
+          transB ? "ᵀ" : ""
+        }`,
       );
     }
     const batch = broadcastShapes("matmul", a.slice(0, -2), b.slice(0, -2));

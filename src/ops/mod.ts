@@ -10,6 +10,7 @@ export * from "./indexing.ts";
 export * from "./conv.ts";
 export * from "./norm.ts";
 export * from "./resample.ts";
+export * from "./deform_attn.ts";
 export * from "./random.ts";
 export { apply, apply1 } from "./dispatch.ts";
 export { getOp, opCatalog, type OpSpec, requiredKernels } from "./registry.ts";

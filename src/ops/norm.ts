@@ -24,7 +24,10 @@ export function layerNorm(
 ): Tensor {
   const k = normalizedShape.length;
   if (x.shape.slice(x.rank - k).join() !== normalizedShape.join()) {
-    throw new ShapeError("layer_norm", `input ${fmtShape(x.shape)} does not end with ${fmtShape(normalizedShape)}`);
+    throw new ShapeError(
+      "layer_norm",
+      `input ${fmtShape(x.shape)} does not end with ${fmtShape(normalizedShape)}`,
+    );
   }
   const axes = Array.from({ length: k }, (_, i) => x.rank - k + i);
   const [mu, v] = moments(x, axes);
@@ -44,7 +47,10 @@ export function groupNorm(
 ): Tensor {
   const [n, c] = x.shape;
   if (x.rank < 2 || c % groups !== 0) {
-    throw new ShapeError("group_norm", `${c} channels of ${fmtShape(x.shape)} do not split into ${groups} groups`);
+    throw new ShapeError(
+      "group_norm",
+      `${c} channels of ${fmtShape(x.shape)} do not split into ${groups} groups`,
+    );
   }
   const g = reshape(x, [n, groups, -1]);
   const [mu, v] = moments(g, [2]);

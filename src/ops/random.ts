@@ -1,4 +1,4 @@
-import { sizeOf, type Shape } from "../tensor/shape.ts";
+import { type Shape, sizeOf } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { arange, rand, type RandomOptions } from "./creation.ts";
 import { add, cast, cos, div, eq, floor, ge, log, mul, sqrt, sub, where } from "./elementwise.ts";

@@ -91,7 +91,10 @@ defineOp({
   arity: 1,
   shape: ([s]) => [s],
   dtype: ([d]) => [isFloat(d) ? d : "i32"],
-  backward: ([g], { attrs }) => [g && flip(cumsum(flip(g, [attrs.axis]), attrs.axis), [attrs.axis])],
+  backward: (
+    [g],
+    { attrs },
+  ) => [g && flip(cumsum(flip(g, [attrs.axis]), attrs.axis), [attrs.axis])],
 });
 
 export function cumsum(x: Tensor, axis: number): Tensor {

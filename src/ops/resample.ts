@@ -69,20 +69,26 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
     scaleH = Math.fround(h / size[0]);
     scaleW = Math.fround(w / size[1]);
   } else if (opts.scaleFactor !== undefined) {
-    const [sh, sw] = typeof opts.scaleFactor === "number" ? [opts.scaleFactor, opts.scaleFactor] : opts.scaleFactor;
+    const [sh, sw] = typeof opts.scaleFactor === "number"
+      ? [opts.scaleFactor, opts.scaleFactor]
+      : opts.scaleFactor;
     size = [Math.floor(h * sh), Math.floor(w * sw)];
     scaleH = Math.fround(1 / sh);
     scaleW = Math.fround(1 / sw);
   } else {
     throw new Error("interpolate: give size or scaleFactor");
   }
-  if (size[0] <= 0 || size[1] <= 0) throw new ShapeError("interpolate", `output size [${size}] must be positive`);
+  if (size[0] <= 0 || size[1] <= 0) {
+    throw new ShapeError("interpolate", `output size [${size}] must be positive`);
+  }
   if (mode === "bilinear" && alignCorners) {
     scaleH = size[0] > 1 ? Math.fround((h - 1) / (size[0] - 1)) : 0;
     scaleW = size[1] > 1 ? Math.fround((w - 1) / (size[1] - 1)) : 0;
   }
   if (mode === "nearest") return apply1("resize_nearest", [x], { size, scaleH, scaleW });
-  if (mode === "bilinear") return apply1("resize_bilinear", [x], { size, scaleH, scaleW, alignCorners });
+  if (mode === "bilinear") {
+    return apply1("resize_bilinear", [x], { size, scaleH, scaleW, alignCorners });
+  }
   throw new Error(`interpolate: unsupported mode "${mode}"`);
 }
 
@@ -111,7 +117,9 @@ export function gridSample(x: Tensor, grid: Tensor): Tensor {
   if (x.rank !== 4 || grid.rank !== 4 || grid.shape[3] !== 2 || grid.shape[0] !== x.shape[0]) {
     throw new ShapeError(
       "grid_sample",
-      `input ${fmtShape(x.shape)} must be [N, C, H, W] and grid ${fmtShape(grid.shape)} [N, H', W', 2]`,
+      `input ${fmtShape(x.shape)} must be [N, C, H, W] and grid ${
+        fmtShape(grid.shape)
+      } [N, H', W', 2]`,
     );
   }
   return apply1("grid_sample", [x, grid]);

@@ -1,4 +1,12 @@
-import { fmtShape, normAxes, normAxis, type Shape, ShapeError, sizeOf, stridesOf } from "../tensor/shape.ts";
+import {
+  fmtShape,
+  normAxes,
+  normAxis,
+  type Shape,
+  ShapeError,
+  sizeOf,
+  stridesOf,
+} from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { apply1 } from "./dispatch.ts";
 import { defineOp } from "./registry.ts";
@@ -36,7 +44,11 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   const s = normAxis("flatten", start, x.rank);
   const e = normAxis("flatten", end, x.rank);
-  return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
+  return reshape(x, [
+    ...x.shape.slice(0, s),
+    sizeOf(x.shape.slice(s, e + 1)),
+    ...x.shape.slice(e + 1),
+  ]);
 }
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {
@@ -45,7 +57,9 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 }
 
 export function squeeze(x: Tensor, axes?: number | number[]): Tensor {
-  const ax = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes("squeeze", axes, x.rank);
+  const ax = axes === undefined
+    ? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))
+    : normAxes("squeeze", axes, x.rank);
   return reshape(x, x.shape.filter((d, i) => !(ax.includes(i) && d === 1)));
 }
 
@@ -207,7 +221,10 @@ defineOp({
     let total = 0;
     for (const s of shapes) {
       if (s.length !== ref.length || s.some((d, i) => i !== a.axis && d !== ref[i])) {
-        throw new ShapeError("cat", `shapes ${shapes.map(fmtShape).join(", ")} differ off axis ${a.axis}`);
+        throw new ShapeError(
+          "cat",
+          `shapes ${shapes.map(fmtShape).join(", ")} differ off axis ${a.axis}`,
+        );
       }
       total += s[a.axis];
     }
@@ -286,10 +303,15 @@ export function pad(
     throw new ShapeError("pad", `pads [${pads}] do not fit shape ${fmtShape(x.shape)}`);
   }
   const perAxis = x.shape.map(() => [0, 0]);
-  for (let i = 0; i < pads.length / 2; i++) perAxis[x.rank - 1 - i] = [pads[2 * i], pads[2 * i + 1]];
+  for (let i = 0; i < pads.length / 2; i++) {
+    perAxis[x.rank - 1 - i] = [pads[2 * i], pads[2 * i + 1]];
+  }
   if (perAxis.some(([a, b]) => a < 0 || b < 0)) {
     // negative padding crops
-    const r: Range[] = perAxis.map(([a, b], i) => [Math.max(-a, 0), x.shape[i] - Math.max(-b, 0), 1]);
+    const r: Range[] = perAxis.map((
+      [a, b],
+      i,
+    ) => [Math.max(-a, 0), x.shape[i] - Math.max(-b, 0), 1]);
     return pad(slice(x, r), pads.map((p) => Math.max(p, 0)), mode, value);
   }
   if (perAxis.every(([a, b]) => a === 0 && b === 0)) return x;

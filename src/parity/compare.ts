@@ -58,9 +58,9 @@ export function compareTensor(
     maxRel,
     tolerance: { atol, rtol },
     detail: bad
-      ? `${bad}/${ref.data.length} outside tolerance; first at ${firstBad}: got ${got[firstBad]}, ref ${
-        ref.data[firstBad]
-      }`
+      ? `${bad}/${ref.data.length} outside tolerance; first at ${firstBad}: got ${
+        got[firstBad]
+      }, ref ${ref.data[firstBad]}`
       : undefined,
   };
 }

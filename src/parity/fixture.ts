@@ -20,7 +20,9 @@ export class Fixture {
 
   static async load(path: string, backend: Backend): Promise<Fixture> {
     const { tensors, metadata } = await loadSafetensors(path);
-    if (!metadata.fixture) throw new Error(`${path}: not a golden fixture (no "fixture" in __metadata__)`);
+    if (!metadata.fixture) {
+      throw new Error(`${path}: not a golden fixture (no "fixture" in __metadata__)`);
+    }
     return new Fixture(path, tensors, metadata, backend);
   }
 

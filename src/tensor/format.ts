@@ -32,5 +32,7 @@ function fmtLevel(
 
 /** A readable, abbreviated rendering like `tensor([[1.0000, 2.0000], ...], shape [2, 2], f32)`. */
 export function formatTensor(data: TypedArray, shape: Shape, dtype: DType): string {
-  return `tensor(${fmtLevel(data, shape, 0, dtype, "       ")}, shape ${fmtShape(shape)}, ${dtype})`;
+  return `tensor(${fmtLevel(data, shape, 0, dtype, "       ")}, shape ${
+    fmtShape(shape)
+  }, ${dtype})`;
 }

@@ -57,6 +57,6 @@ export function tidy<T extends Kept>(fn: () => T): T {
     if (!returned.has(t)) t.dispose();
   }
   const parent = scopes[scopes.length - 1];
-  if (parent) for (const t of returned) if (scope.has(t)) parent.add(t);
+  if (parent) { for (const t of returned) if (scope.has(t)) parent.add(t); }
   return result;
 }

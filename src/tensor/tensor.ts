@@ -120,7 +120,9 @@ export class Tensor {
   assign(src: Tensor): this {
     if (src.shape.join() !== this.shape.join() || src.dtype !== this.dtype) {
       throw new Error(
-        `assign: source ${fmtShape(src.shape)} ${src.dtype} does not match ${fmtShape(this.shape)} ${this.dtype}`,
+        `assign: source ${fmtShape(src.shape)} ${src.dtype} does not match ${
+          fmtShape(this.shape)
+        } ${this.dtype}`,
       );
     }
     if (src.backend !== this.backend) throw new Error("assign: source is on another backend");

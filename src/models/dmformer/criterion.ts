@@ -1,0 +1,267 @@
+import type { Tensor } from "../../tensor/tensor.ts";
+import { tensor } from "../../ops/creation.ts";
+import { abs, add, mul, sub } from "../../ops/elementwise.ts";
+import { narrow, reshape } from "../../ops/shape_ops.ts";
+import { sum } from "../../ops/reduce.ts";
+import { gather } from "../../ops/indexing.ts";
+import { crossEntropy } from "../../ops/loss.ts";
+import { cxcywhToXyxy, pairedGiou } from "./box_ops.ts";
+import { diceLoss, sigmoidFocalLoss } from "./losses.ts";
+import {
+  argminSlot,
+  type ClipCosts,
+  clipCosts,
+  DEFAULT_COSTS,
+  type MatcherCosts,
+} from "./matcher.ts";
+
+/** Model outputs the criterion reads; shapes [b, t, q, ...]. */
+export interface Predictions {
+  pred_logits: Tensor;
+  pred_boxes: Tensor;
+  pred_masks: Tensor;
+  aux_outputs?: Predictions[];
+  /** [b, L, 2] subject logits. */
+  subject?: Tensor;
+}
+
+/** One clip's target, full (unpadded) resolution masks. */
+export interface ClipTarget {
+  /** [t, 4] cxcywh, zeros where invalid */
+  boxes: Float32Array;
+  /** t masks of h*w (0/1) at the unpadded input size */
+  masks: Uint8Array;
+  size: [number, number];
+  /** [t] */
+  valid: ArrayLike<number>;
+  /** [t] */
+  labels: ArrayLike<number>;
+}
+
+export const DEFAULT_WEIGHTS: Record<string, number> = {
+  loss_ce: 2,
+  loss_bbox: 5,
+  loss_giou: 2,
+  loss_mask: 2,
+  loss_dice: 5,
+  subject: 2,
+};
+
+export interface CriterionOptions {
+  numClasses?: number;
+  /** Weights of the final layer's terms; aux layers reuse them with suffix _i. */
+  weights?: Record<string, number>;
+  costs?: MatcherCosts;
+  maskOutStride?: number;
+}
+
+export interface CriterionResult {
+  losses: Map<string, Tensor>;
+  total: Tensor;
+  /** Matched query slot per clip, final layer first then aux layers. */
+  matches: number[][];
+  costs: ClipCosts[][];
+}
+
+/**
+ * Target masks as the reference builds them: zero-pad the batch to the largest size rounded
+ * up to a multiple of 32, then take every stride-th pixel starting at stride/2
+ * (design doc §12.3). Returns [b][t * h * w] floats.
+ */
+export function subsampleTargetMasks(
+  targets: ClipTarget[],
+  t: number,
+  stride: number,
+): { masks: Float32Array[]; h: number; w: number } {
+  const H = Math.ceil(Math.max(...targets.map((c) => c.size[0])) / 32) * 32;
+  const W = Math.ceil(Math.max(...targets.map((c) => c.size[1])) / 32) * 32;
+  const start = stride / 2;
+  const h = Math.ceil((H - start) / stride);
+  const w = Math.ceil((W - start) / stride);
+  const masks = targets.map(({ masks: m, size: [mh, mw] }) => {
+    const out = new Float32Array(t * h * w);
+    for (let f = 0; f < t; f++) {
+      for (let i = 0; i < h; i++) {
+        const y = start + i * stride;
+        if (y >= mh) continue;
+        for (let j = 0; j < w; j++) {
+          const x = start + j * stride;
+          if (x < mw) out[(f * h + i) * w + j] = m[(f * mh + y) * mw + x] ? 1 : 0;
+        }
+      }
+    }
+    return out;
+  });
+  return { masks, h, w };
+}
+
+/** DMFormer's SetCriterion: per-clip argmin matching then focal/L1/GIoU/mask/dice/subject. */
+export class SetCriterion {
+  readonly numClasses: number;
+  readonly weights: Record<string, number>;
+  readonly costs: MatcherCosts;
+  readonly maskOutStride: number;
+
+  constructor(opts: CriterionOptions = {}) {
+    this.numClasses = opts.numClasses ?? 1;
+    this.weights = opts.weights ?? DEFAULT_WEIGHTS;
+    this.costs = opts.costs ?? DEFAULT_COSTS;
+    this.maskOutStride = opts.maskOutStride ?? 4;
+  }
+
+  /**
+   * Losses of one batch. `subjectLabels[i]` is clip i's 0/1 token label vector (or null
+   * to skip the subject loss).
+   */
+  async forward(
+    out: Predictions,
+    targets: ClipTarget[],
+    subjectLabels?: (ArrayLike<number> | null)[],
+  ): Promise<CriterionResult> {
+    const [b, t] = out.pred_logits.shape;
+    const sub4 = subsampleTargetMasks(targets, t, this.maskOutStride);
+    const [ph, pw] = out.pred_masks.shape.slice(-2);
+    if (ph !== sub4.h || pw !== sub4.w) {
+      throw new Error(
+        `criterion: prediction masks are ${ph}x${pw} but targets subsample to ${sub4.h}x${sub4.w}`,
+      );
+    }
+    const nValid = targets.reduce((s, c) => s + Array.from(c.valid).filter((v) => v).length, 0);
+    const numBoxes = Math.max(nValid, 1);
+    const losses = new Map<string, Tensor>();
+    const matches: number[][] = [];
+    const costs: ClipCosts[][] = [];
+    const layers: [Predictions, string][] = [
+      [out, ""],
+      ...(out.aux_outputs ?? []).map((a, i) => [a, `_${i}`] as [Predictions, string]),
+    ];
+    for (const [pred, suffix] of layers) {
+      const { slots, clipCost } = await this.match(pred, targets, sub4.masks);
+      matches.push(slots);
+      costs.push(clipCost);
+      const terms = this.layerLosses(pred, targets, sub4.masks, slots, numBoxes, b, t);
+      for (const [k, v] of terms) losses.set(k + suffix, v);
+    }
+    if (out.subject && subjectLabels?.some((l) => l)) {
+      losses.set("subject", this.subjectLoss(out.subject, subjectLabels));
+    }
+    let total: Tensor | null = null;
+    for (const [k, v] of losses) {
+      const w = this.weights[k.replace(/_\d+$/, "")] ?? 0;
+      if (w === 0) continue;
+      total = total ? add(total, mul(v, w)) : mul(v, w);
+    }
+    return { losses, total: total!, matches, costs };
+  }
+
+  async match(pred: Predictions, targets: ClipTarget[], masks: Float32Array[]) {
+    const [b, t, q, k] = pred.pred_logits.shape;
+    const hw = pred.pred_masks.shape[3] * pred.pred_masks.shape[4];
+    const [logits, boxes, maskLogits] = await Promise.all([
+      pred.pred_logits.data(),
+      pred.pred_boxes.data(),
+      pred.pred_masks.data(),
+    ]);
+    const slots: number[] = [];
+    const clipCost: ClipCosts[] = [];
+    for (let i = 0; i < b; i++) {
+      const c = clipCosts(
+        {
+          t,
+          q,
+          k,
+          hw,
+          logits: logits.subarray(i * t * q * k, (i + 1) * t * q * k),
+          boxes: boxes.subarray(i * t * q * 4, (i + 1) * t * q * 4),
+          masks: maskLogits.subarray(i * t * q * hw, (i + 1) * t * q * hw),
+        },
+        {
+          boxes: targets[i].boxes,
+          masks: masks[i],
+          valid: targets[i].valid,
+          labels: targets[i].labels,
+        },
+        this.numClasses,
+        this.costs,
+      );
+      clipCost.push(c);
+      slots.push(argminSlot(c));
+    }
+    return { slots, clipCost };
+  }
+
+  layerLosses(
+    pred: Predictions,
+    targets: ClipTarget[],
+    masks: Float32Array[],
+    slots: number[],
+    numBoxes: number,
+    b: number,
+    t: number,
+  ): Map<string, Tensor> {
+    const [, , q, k] = pred.pred_logits.shape;
+    const backend = pred.pred_logits.backend;
+    const onehot = new Float32Array(b * t * q * k);
+    targets.forEach((c, i) => {
+      for (let f = 0; f < t; f++) {
+        if (!c.valid[f]) continue;
+        const cls = this.numClasses === 1 ? 0 : c.labels[f];
+        onehot[((i * t + f) * q + slots[i]) * k + cls] = 1;
+      }
+    });
+    const srcLogits = reshape(pred.pred_logits, [b, t * q, k]);
+    const lossCe = mul(
+      sigmoidFocalLoss(srcLogits, tensor(onehot, [b, t * q, k], { backend }), numBoxes),
+      t * q,
+    );
+    const slotIndex = (rest: number[]) => {
+      const n = b * t * rest.reduce((a, v) => a * v, 1);
+      const per = n / b;
+      const idx = new Int32Array(n);
+      for (let i = 0; i < b; i++) idx.fill(slots[i], i * per, (i + 1) * per);
+      return tensor(idx, [b, t, 1, ...rest], { backend });
+    };
+    const srcBoxes = reshape(gather(pred.pred_boxes, 2, slotIndex([4])), [b * t, 4]);
+    const tgtBoxes = tensor(concat(targets.map((c) => c.boxes)), [b * t, 4], { backend });
+    const lossBbox = mul(sum(abs(sub(srcBoxes, tgtBoxes))), 1 / numBoxes);
+    const { giou } = pairedGiou(cxcywhToXyxy(srcBoxes), cxcywhToXyxy(tgtBoxes));
+    const lossGiou = mul(sum(sub(1, giou)), 1 / numBoxes);
+    const [h, w] = pred.pred_masks.shape.slice(-2);
+    const srcMasks = reshape(gather(pred.pred_masks, 2, slotIndex([h, w])), [b, t * h * w]);
+    const tgtMasks = tensor(concat(masks), [b, t * h * w], { backend });
+    return new Map([
+      ["loss_ce", lossCe],
+      ["loss_bbox", lossBbox],
+      ["loss_giou", lossGiou],
+      ["loss_mask", sigmoidFocalLoss(srcMasks, tgtMasks, numBoxes)],
+      ["loss_dice", diceLoss(srcMasks, tgtMasks, numBoxes)],
+    ]);
+  }
+
+  /** Σ over clips of the mean 2-class cross-entropy over the first min(len, L) tokens. */
+  subjectLoss(subject: Tensor, labels: (ArrayLike<number> | null)[]): Tensor {
+    const L = subject.shape[1];
+    let total: Tensor | null = null;
+    labels.forEach((lab, i) => {
+      if (!lab) return;
+      const n = Math.min(lab.length, L);
+      const logits = reshape(narrow(narrow(subject, 0, i, 1), 1, 0, n), [n, 2]);
+      const target = tensor(Int32Array.from(Array.from(lab).slice(0, n)), [n], {
+        backend: subject.backend,
+      });
+      const ce = crossEntropy(logits, target);
+      total = total ? add(total, ce) : ce;
+    });
+    return total!;
+  }
+}
+
+function concat(parts: ArrayLike<number>[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p as ArrayLike<number>, o);
+    o += p.length;
+  }
+  return out;
+}
