@@ -7,6 +7,7 @@ import { indexKernels } from "./index.ts";
 import { convKernels } from "./conv.ts";
 import { resampleKernels } from "./resample.ts";
 import { creationKernels } from "./creation.ts";
+import { msdaKernels } from "./msda.ts";
 
 /** The reference backend: plain TypeScript over typed arrays in host memory. */
 export const cpuBackend: Backend = {
@@ -20,6 +21,7 @@ export const cpuBackend: Backend = {
     ...convKernels,
     ...resampleKernels,
     ...creationKernels,
+    ...msdaKernels,
   },
   alloc: (dtype: DType, size: number) => typedArrayFor(dtype, size),
   upload: (data: TypedArray, dtype: DType) => {

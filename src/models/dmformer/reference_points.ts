@@ -1,9 +1,8 @@
 import type { Tensor } from "../../tensor/tensor.ts";
-import { cast, logicalNot, mul } from "../../ops/elementwise.ts";
+import { cast, div, logicalNot, mul } from "../../ops/elementwise.ts";
 import { sum } from "../../ops/reduce.ts";
 import { cat, narrow, reshape, stack } from "../../ops/shape_ops.ts";
 import { tensor } from "../../ops/creation.ts";
-import { div } from "../../ops/elementwise.ts";
 import type { SpatialShapes } from "../../ops/deform_attn.ts";
 
 /**

@@ -1,0 +1,175 @@
+import type { Backend } from "../../backend/backend.ts";
+import type { Tensor } from "../../tensor/tensor.ts";
+import { tensor } from "../../ops/creation.ts";
+
+/**
+ * Sine position codes (design doc §7.4, §7.5). They depend only on padding masks, carry no
+ * gradient, and are evaluated on the host in float32 exactly like the reference (rounding
+ * after every operation, MANIFEST "float32 recipe"): in fully padded rows the normalised
+ * coordinate is ~ -3.1e6 and sin/cos of such arguments only match with the same rounding.
+ */
+
+const f32 = Math.fround;
+
+/** Defaults are the model's settings (2-D: 128 per axis; both normalised with 2 pi). */
+export interface SineOptions {
+  /** Channels per axis (2-D: 128 gives 256 channels; 1-D: the channel count). */
+  numPosFeats?: number;
+  temperature?: number;
+  normalize?: boolean;
+  /** Default 2 pi. */
+  scale?: number;
+}
+
+/** A mask on the host: values (0/1, or integers for the 1-D text masks) and shape. */
+export interface HostMask {
+  data: ArrayLike<number>;
+  shape: readonly number[];
+  /** "bool" masks are true = padding; integer masks are the tokenizer's 1 = valid. */
+  dtype?: "bool" | "int";
+}
+
+/** dim_t[i] = temperature ** (2 * floor(i / 2) / F), exponent rounded to float32. */
+function frequencies(F: number, temperature: number): Float64Array {
+  const dimT = new Float64Array(F);
+  for (let i = 0; i < F; i++) dimT[i] = f32(temperature ** f32(f32(2 * Math.floor(i / 2)) / F));
+  return dimT;
+}
+
+/** Writes the interleaved (sin, cos, sin, cos, ...) code of `coord` with channel stride. */
+function writeCode(
+  out: Float32Array,
+  at: number,
+  stride: number,
+  coord: number,
+  dimT: Float64Array,
+) {
+  for (let k = 0; k < dimT.length; k++) {
+    const arg = f32(coord / dimT[k]);
+    out[at + k * stride] = k % 2 === 0 ? Math.sin(arg) : Math.cos(arg);
+  }
+}
+
+/** (c - offset) / (last + eps) * scale, rounded like float32 tensor ops. */
+function normalise(c: number, last: number, offset: number, scale: number): number {
+  const shifted = offset ? f32(c - offset) : c;
+  return f32(f32(shifted / f32(last + f32(1e-6))) * f32(scale));
+}
+
+/**
+ * 2-D code from a padding mask [B, H, W] (true = padding): channels [y-code (F); x-code (F)],
+ * output [B, 2F, H, W] as float32 values. Coordinates are the cumulative counts of valid
+ * cells minus 0.5 (gotcha 12), normalised by the last row / column.
+ */
+export function sine2D(mask: HostMask, opts: SineOptions = {}): Float32Array {
+  const [B, H, W] = mask.shape;
+  const F = opts.numPosFeats ?? 128;
+  const scale = opts.scale ?? 2 * Math.PI;
+  const dimT = frequencies(F, opts.temperature ?? 10000);
+  const plane = H * W;
+  const out = new Float32Array(B * 2 * F * plane);
+  const ys = new Float64Array(plane);
+  const xs = new Float64Array(plane);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < H; i++) {
+      for (let j = 0; j < W; j++) {
+        const valid = mask.data[(b * H + i) * W + j] ? 0 : 1;
+        ys[i * W + j] = (i > 0 ? ys[(i - 1) * W + j] : 0) + valid;
+        xs[i * W + j] = (j > 0 ? xs[i * W + j - 1] : 0) + valid;
+      }
+    }
+    for (let i = 0; i < H; i++) {
+      for (let j = 0; j < W; j++) {
+        const p = i * W + j;
+        let y = ys[p];
+        let x = xs[p];
+        if (opts.normalize ?? true) {
+          y = normalise(y, ys[(H - 1) * W + j], 0.5, scale);
+          x = normalise(x, xs[i * W + W - 1], 0.5, scale);
+        }
+        writeCode(out, b * 2 * F * plane + p, plane, y, dimT);
+        writeCode(out, (b * 2 + 1) * F * plane + p, plane, x, dimT);
+      }
+    }
+  }
+  return out;
+}
+
+/** How a 1-D text mask is turned into per-token steps before the cumulative sum. */
+export type TextMaskMode =
+  /** Reference behaviour: `~mask`; bitwise on integer masks (1 -> -2, 0 -> -1), gotcha 16.1. */
+  | "reference"
+  /** Corrected: integer masks mean 1 = valid token (steps 1 / 0). */
+  | "valid";
+
+/**
+ * 1-D code from a text mask [B, L]: E_j = C_j / (C_{L-1} + 1e-6) * scale with C the
+ * cumulative sum of "not mask" (no 0.5 offset). Output [B, F, L] float32 values.
+ */
+export function sine1D(
+  mask: HostMask,
+  opts: SineOptions & { mode?: TextMaskMode } = {},
+): Float32Array {
+  const [B, L] = mask.shape;
+  const F = opts.numPosFeats ?? 256;
+  const scale = opts.scale ?? 2 * Math.PI;
+  const dimT = frequencies(F, opts.temperature ?? 10000);
+  const integer = mask.dtype === "int";
+  const step = (m: number) => {
+    if (!integer) return m ? 0 : 1;
+    return opts.mode === "valid" ? (m ? 1 : 0) : ~m;
+  };
+  const out = new Float32Array(B * F * L);
+  const cum = new Float64Array(L);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < L; j++) cum[j] = (j > 0 ? cum[j - 1] : 0) + step(mask.data[b * L + j]);
+    for (let j = 0; j < L; j++) {
+      const e = (opts.normalize ?? true) ? normalise(cum[j], cum[L - 1], 0, scale) : cum[j];
+      writeCode(out, b * F * L + j, L, e, dimT);
+    }
+  }
+  return out;
+}
+
+function hostMask(data: ArrayLike<number>, m: Tensor): HostMask {
+  return { data, shape: m.shape, dtype: m.dtype === "bool" ? "bool" : "int" };
+}
+
+/** PositionEmbeddingSine2D on a bool mask tensor [B, H, W] -> [B, 2F, H, W] (f32). */
+export async function positionEmbeddingSine2D(
+  mask: Tensor,
+  opts: SineOptions = {},
+): Promise<Tensor> {
+  return positionEmbeddingSine2DHost(hostMask(await mask.data(), mask), mask.backend, opts);
+}
+
+export function positionEmbeddingSine2DHost(
+  mask: HostMask,
+  backend?: Backend,
+  opts: SineOptions = {},
+): Tensor {
+  const [B, H, W] = mask.shape;
+  const F = opts.numPosFeats ?? 128;
+  return tensor(sine2D(mask, opts), [B, 2 * F, H, W], { dtype: "f32", backend });
+}
+
+/**
+ * PositionEmbeddingSine1D on a text mask [B, L] -> [B, F, L] (f32). A bool mask means
+ * true = padding; an integer mask gets the reference's bitwise-not unless mode "valid".
+ */
+export async function positionEmbeddingSine1D(
+  mask: Tensor,
+  opts: SineOptions & { mode?: TextMaskMode } = {},
+): Promise<Tensor> {
+  return positionEmbeddingSine1DHost(hostMask(await mask.data(), mask), mask.backend, opts);
+}
+
+export function positionEmbeddingSine1DHost(
+  mask: HostMask,
+  backend?: Backend,
+  opts: SineOptions & { mode?: TextMaskMode } = {},
+): Tensor {
+  const [B, L] = mask.shape;
+  const F = opts.numPosFeats ?? 256;
+  return tensor(sine1D(mask, opts), [B, F, L], { dtype: "f32", backend });
+}
