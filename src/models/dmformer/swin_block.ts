@@ -26,7 +26,12 @@ export class PatchEmbed extends Module {
   proj: Conv2d;
   norm: LayerNorm | null;
 
-  constructor(readonly patchSize: number, inChans: number, readonly embedDim: number, patchNorm = true) {
+  constructor(
+    readonly patchSize: number,
+    inChans: number,
+    readonly embedDim: number,
+    patchNorm = true,
+  ) {
     super();
     this.proj = new Conv2d(inChans, embedDim, patchSize, { stride: patchSize });
     this.norm = patchNorm ? new LayerNorm(embedDim) : null;
