@@ -58,8 +58,6 @@ declare module "../tensor/tensor.ts" {
     narrow(axis: number, start: number, length: number): Tensor;
     flip(axes: number[]): Tensor;
     cast(dtype: DType): Tensor;
-    /** Same storage, cut from the autograd graph. */
-    detach(): Tensor;
     isFinite(): Tensor;
     where(cond: Tensor, other: TensorLike): Tensor;
   }
@@ -203,9 +201,6 @@ P.flip = function (a) {
 };
 P.cast = function (d) {
   return ew.cast(this, d);
-};
-P.detach = function () {
-  return this.withShape(this.shape);
 };
 P.isFinite = function () {
   return ew.lt(ew.abs(this), Infinity);

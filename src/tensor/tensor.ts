@@ -137,6 +137,11 @@ export class Tensor {
     return this;
   }
 
+  /** Same values and storage, cut from the autograd graph. */
+  detach(): Tensor {
+    return this.withShape(this.shape);
+  }
+
   /** A tensor sharing this storage with another shape (no copy, no grad). */
   withShape(shape: Shape): Tensor {
     return new Tensor(this.backend, null, shape, this.dtype, this);

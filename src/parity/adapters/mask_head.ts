@@ -28,7 +28,10 @@ export const maskHeadAdapter: ParityAdapter = {
     const { b, t, q, h, w } = cfg;
     const params = reshape(head.controller.forward(fx.tensor("in.hs")), [b, t * q, -1]);
     const sizes = fx.raw("in.img_size").data;
-    const imageSizes = Array.from({ length: b }, (_, i) => [sizes[2 * i], sizes[2 * i + 1]] as const);
+    const imageSizes = Array.from(
+      { length: b },
+      (_, i) => [sizes[2 * i], sizes[2 * i + 1]] as const,
+    );
     const values = new Map<string, Tensor>([
       ["out.dynamic_params", params],
       ["out.locations", computeLocations(h, w, cfg.mask_feat_stride, fx.backend)],
@@ -52,7 +55,9 @@ export const maskHeadAdapter: ParityAdapter = {
     parsed.weights.forEach((x, l) => values.set(`out.parsed.w${l}`, x));
     parsed.biases.forEach((x, l) => values.set(`out.parsed.b${l}`, x));
     const upsampleInput = fx.tensor("in.upsample_input");
-    for (const f of [2, 4]) values.set(`out.aligned_bilinear_f${f}`, alignedBilinear(upsampleInput, f));
+    for (const f of [2, 4]) {
+      values.set(`out.aligned_bilinear_f${f}`, alignedBilinear(upsampleInput, f));
+    }
     return Promise.resolve({ values });
   },
 };
