@@ -164,7 +164,11 @@ export function resolveConfig(
 ): DMFormerConfig {
   if (typeof spec === "string") {
     const c = NAMED_CONFIGS[spec];
-    if (!c) throw new Error(`unknown model config "${spec}" (known: ${Object.keys(NAMED_CONFIGS).join(", ")})`);
+    if (!c) {
+      throw new Error(
+        `unknown model config "${spec}" (known: ${Object.keys(NAMED_CONFIGS).join(", ")})`,
+      );
+    }
     return structuredClone(c);
   }
   const { base = "swin-t", ...overrides } = spec;

@@ -20,7 +20,11 @@ export interface SubjectChoice {
  * S grows only when a chunk becomes the running best.
  * `prob` is P(subject) per token, [b, L] row-major.
  */
-export function chooseSubjects(prob: ArrayLike<number>, L: number, maps: PositiveMap[]): SubjectChoice {
+export function chooseSubjects(
+  prob: ArrayLike<number>,
+  L: number,
+  maps: PositiveMap[],
+): SubjectChoice {
   let maxSpan = 0;
   const keys: number[] = [];
   const spans: [number, number][] = [];
@@ -48,7 +52,10 @@ export function chooseSubjects(prob: ArrayLike<number>, L: number, maps: Positiv
  * Subject words U [b, S, d]: the chosen span's word features copied into the first rows,
  * zeros after; and the integer mask [b, S] (1 on copied rows). Gradients flow into `words`.
  */
-export function gatherSubjectWords(words: Tensor, choice: SubjectChoice): { words: Tensor; mask: Tensor } {
+export function gatherSubjectWords(
+  words: Tensor,
+  choice: SubjectChoice,
+): { words: Tensor; mask: Tensor } {
   const [b, , d] = words.shape;
   const S = choice.maxSpan;
   const rows = choice.spans.map(([a, e], i) => {

@@ -13,3 +13,4 @@ import "./vl_fusion.ts";
 import "./feature_resizer.ts";
 import "./fpn_decoder.ts";
 import "./mask_head.ts";
+import "./dmmi_tiny.ts";
