@@ -1,0 +1,2 @@
+export * from "./jf.ts";
+export * from "./folders.ts";
