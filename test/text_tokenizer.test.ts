@@ -10,7 +10,7 @@ import {
   makeBertTokenizerJson,
   vocabToText,
 } from "../src/text/mod.ts";
-import { HF_TOKENIZERS, importNpm } from "../src/text/npm_import.ts";
+import { HF_TOKENIZERS, importNpmModule } from "../src/text/npm_import.ts";
 
 let tok: BertTokenizer;
 beforeAll(async () => {
@@ -200,7 +200,7 @@ describe("other vocabularies", () => {
 
 describe("agreement with tokenizers.js on the same tokenizer.json", () => {
   test("identical ids on tricky text", async () => {
-    const { Tokenizer } = await importNpm(HF_TOKENIZERS);
+    const { Tokenizer } = await importNpmModule(HF_TOKENIZERS);
     const hf = new Tokenizer(makeBertTokenizerJson(tok.vocab), {});
     const samples = [
       "a person in a red shirt riding a bike on the left",

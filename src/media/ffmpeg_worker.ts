@@ -9,7 +9,7 @@
 import { parentPort } from "node:worker_threads";
 import type { WorkerReply, WorkerRequest } from "./ffmpeg_protocol.ts";
 import { CANCELLED, CREDITS } from "./ffmpeg_protocol.ts";
-import { importNpm } from "./npm_import.ts";
+import { importNpm } from "../npm.ts";
 
 interface EmscriptenFs {
   writeFile(path: string, data: Uint8Array): void;

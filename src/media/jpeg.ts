@@ -1,6 +1,6 @@
 import { writeFileAtomic } from "./atomic_write.ts";
 import { assertRgbImage, type RgbImage } from "./frame.ts";
-import { importNpm } from "./npm_import.ts";
+import { importNpm } from "../npm.ts";
 
 type SharpModule = typeof import("npm:sharp@0.35.5");
 type Sharp = SharpModule["default"];

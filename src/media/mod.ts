@@ -16,5 +16,5 @@ export * from "./video_encode.ts";
 export { type FfmpegJob, FfmpegJobError, type FfmpegResult, runFfmpeg } from "./ffmpeg.ts";
 export * from "./frame_folder.ts";
 export * from "./overlay.ts";
-export { importNpm } from "./npm_import.ts";
+export { importNpm } from "../npm.ts";
 export * from "./png.ts";

@@ -1,6 +1,6 @@
 import { writeFileAtomic } from "./atomic_write.ts";
 import { assertRgbImage, type RgbImage } from "./frame.ts";
-import { importNpm } from "./npm_import.ts";
+import { importNpm } from "../npm.ts";
 
 type FastPng = typeof import("npm:fast-png@8.0.0");
 type DecodedPng = ReturnType<FastPng["decode"]>;

