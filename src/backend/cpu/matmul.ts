@@ -24,11 +24,29 @@ export const matmul: Kernel = ([x, y], [out], { transA = false, transB = false }
     for (let i = 0; i < M; i++) {
       if (transB) {
         const aStep = transA ? M : 1;
-        for (let j = 0; j < N; j++) {
+        const pa0 = oa + (transA ? i : i * K);
+        let j = 0;
+        // four output columns at once: independent accumulators share each load of a
+        for (; j + 4 <= N; j += 4) {
+          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          const b0 = obb + j * K;
+          for (let k = 0, pa = pa0; k < K; k++, pa += aStep) {
+            const av = a[pa];
+            s0 += av * b[b0 + k];
+            s1 += av * b[b0 + K + k];
+            s2 += av * b[b0 + 2 * K + k];
+            s3 += av * b[b0 + 3 * K + k];
+          }
+          const po = ob + i * N + j;
+          o[po] = s0;
+          o[po + 1] = s1;
+          o[po + 2] = s2;
+          o[po + 3] = s3;
+        }
+        for (; j < N; j++) {
           let s = 0;
-          let pa = oa + (transA ? i : i * K);
-          let pb = obb + j * K;
-          for (let k = 0; k < K; k++, pa += aStep, pb++) s += a[pa] * b[pb];
+          const pb = obb + j * K;
+          for (let k = 0, pa = pa0; k < K; k++, pa += aStep) s += a[pa] * b[pb + k];
           o[ob + i * N + j] = s;
         }
       } else {

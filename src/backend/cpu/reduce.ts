@@ -11,7 +11,44 @@ function reducedStrides(shape: Shape, axes: number[]): number[] {
   return shape.map((_, i) => (axes.includes(i) ? 0 : st[i]));
 }
 
+type ReduceKind = "sum" | "max" | "min" | "prod";
+
+/**
+ * Fast path for reduced axes that form one contiguous block: the input is [outer, red, inner]
+ * and each kind gets its own monomorphic loop. Returns false when the axes are not contiguous.
+ */
+function reduceBlock(
+  kind: ReduceKind,
+  a: TypedArray,
+  shape: Shape,
+  axes: number[],
+  acc: Float64Array,
+) {
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return false;
+  let outer = 1;
+  let red = 1;
+  let inner = 1;
+  shape.forEach((d, i) => {
+    if (i < axes[0]) outer *= d;
+    else if (i <= axes[axes.length - 1]) red *= d;
+    else inner *= d;
+  });
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner;
+    for (let r = 0; r < red; r++) {
+      const src = (o * red + r) * inner;
+      if (kind === "sum") { for (let k = 0; k < inner; k++) acc[base + k] += a[src + k]; }
+      else if (kind === "prod") { for (let k = 0; k < inner; k++) acc[base + k] *= a[src + k]; }
+      else if (kind === "max") {
+        for (let k = 0; k < inner; k++) acc[base + k] = maxStep(acc[base + k], a[src + k]);
+      } else for (let k = 0; k < inner; k++) acc[base + k] = minStep(acc[base + k], a[src + k]);
+    }
+  }
+  return true;
+}
+
 function accumulate(
+  kind: ReduceKind,
   init: number,
   step: (acc: number, v: number) => number,
   finish?: (acc: number, n: number) => number,
@@ -20,6 +57,11 @@ function accumulate(
     const a = x.buf as TypedArray;
     const o = out.buf as TypedArray;
     const acc = new Float64Array(o.length).fill(init);
+    const count = axes.reduce((m: number, ax: number) => m * x.shape[ax], 1);
+    if (axes.length > 0 && reduceBlock(kind, a, x.shape, axes, acc)) {
+      for (let i = 0; i < o.length; i++) o[i] = finish ? finish(acc[i], count) : acc[i];
+      return;
+    }
     let p = 0;
     walk(x.shape, [reducedStrides(x.shape, axes)], ([oo], n, [io]) => {
       if (io === 0) {
@@ -30,7 +72,6 @@ function accumulate(
         for (let j = 0; j < n; j++) acc[oo + j * io] = step(acc[oo + j * io], a[p++]);
       }
     });
-    const count = axes.reduce((m: number, ax: number) => m * x.shape[ax], 1);
     for (let i = 0; i < o.length; i++) o[i] = finish ? finish(acc[i], count) : acc[i];
   };
 }
@@ -111,11 +152,11 @@ function softmaxKernel(log: boolean): Kernel {
 }
 
 export const reduceKernels: Record<string, Kernel> = {
-  sum: accumulate(0, (s, v) => s + v),
-  mean: accumulate(0, (s, v) => s + v, (s, n) => s / n),
-  prod: accumulate(1, (s, v) => s * v),
-  max: accumulate(-Infinity, maxStep),
-  min: accumulate(Infinity, minStep),
+  sum: accumulate("sum", 0, (s, v) => s + v),
+  mean: accumulate("sum", 0, (s, v) => s + v, (s, n) => s / n),
+  prod: accumulate("prod", 1, (s, v) => s * v),
+  max: accumulate("max", -Infinity, maxStep),
+  min: accumulate("min", Infinity, minStep),
   argmax: argReduce((v, b) => v > b),
   argmin: argReduce((v, b) => v < b),
   cumsum,
