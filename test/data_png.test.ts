@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "vitest";
-import { importNpm } from "../src/media/npm_import.ts";
+import { importNpm } from "../src/npm.ts";
 import {
   DAVIS_PALETTE,
   decodeMaskPng,

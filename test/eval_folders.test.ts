@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "vitest";
 import { writePaletteMask } from "../src/media/png.ts";
 import { writeFileAtomic } from "../src/media/atomic_write.ts";
-import { importNpm } from "../src/media/npm_import.ts";
+import { importNpm } from "../src/npm.ts";
 import {
   evaluateFolders,
   globalCsv,

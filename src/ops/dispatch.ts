@@ -13,6 +13,11 @@ export function apply(name: string, inputs: Tensor[], attrs: Attrs = {}): Tensor
   const backend = inputs[0]?.backend ?? attrs.backend;
   if (!backend) throw new Error(`${name}: no backend (no inputs and no backend attribute)`);
   for (const t of inputs) {
+    if (t.isDisposed) {
+      throw new Error(
+        `${name}: input tensor #${t.id} ${fmtShape(t.shape)} was used after dispose()`,
+      );
+    }
     if (t.backend !== backend) {
       throw new Error(
         `${name}: inputs live on different backends (${backend.name} and ${t.backend.name})`,

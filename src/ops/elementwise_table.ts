@@ -34,7 +34,12 @@ export const UNARY: Record<string, UnaryDef> = {
   floor: { js: Math.floor, wgsl: "floor(x)", keepsInt: true },
   ceil: { js: Math.ceil, wgsl: "ceil(x)", keepsInt: true },
   round: { js: roundHalfEven, wgsl: "round(x)", keepsInt: true },
-  logical_not: { js: (x) => (x ? 0 : 1), wgsl: "select(0.0, 1.0, x == 0.0)", predicate: true },
+  // `x === 0`, not `!x`: NaN is truthy in PyTorch (and in the WGSL `x == 0.0`)
+  logical_not: {
+    js: (x) => (x === 0 ? 1 : 0),
+    wgsl: "select(0.0, 1.0, x == 0.0)",
+    predicate: true,
+  },
   isnan: {
     js: (x) => (Number.isNaN(x) ? 1 : 0),
     wgsl: "select(0.0, 1.0, x != x)",
@@ -55,7 +60,7 @@ export const BINARY: Record<string, BinaryDef> = {
   sub: { js: (x, y) => x - y, wgsl: "x - y" },
   mul: { js: (x, y) => x * y, wgsl: "x * y" },
   div: { js: (x, y) => x / y, wgsl: "x / y", floatResult: true },
-  pow: { js: Math.pow, wgsl: "pow_torch(x, y)" },
+  pow: { js: powC, wgsl: "pow_torch(x, y)" },
   minimum: { js: nanMin, wgsl: "min_nan(x, y)" },
   maximum: { js: nanMax, wgsl: "max_nan(x, y)" },
   atan2: { js: Math.atan2, wgsl: "atan2(x, y)", floatResult: true },
@@ -66,12 +71,12 @@ export const BINARY: Record<string, BinaryDef> = {
   gt: { js: (x, y) => (x > y ? 1 : 0), wgsl: "select(0.0, 1.0, x > y)", predicate: true },
   ge: { js: (x, y) => (x >= y ? 1 : 0), wgsl: "select(0.0, 1.0, x >= y)", predicate: true },
   logical_and: {
-    js: (x, y) => (x && y ? 1 : 0),
+    js: (x, y) => (x !== 0 && y !== 0 ? 1 : 0),
     wgsl: "select(0.0, 1.0, x != 0.0 && y != 0.0)",
     predicate: true,
   },
   logical_or: {
-    js: (x, y) => (x || y ? 1 : 0),
+    js: (x, y) => (x !== 0 || y !== 0 ? 1 : 0),
     wgsl: "select(0.0, 1.0, x != 0.0 || y != 0.0)",
     predicate: true,
   },
@@ -81,6 +86,13 @@ export const BINARY: Record<string, BinaryDef> = {
     predicate: true,
   },
 };
+
+/** C's pow (used by PyTorch): pow(1, y) and pow(x, 0) are 1 even for NaN; pow(-1, ±inf) is 1. */
+function powC(x: number, y: number): number {
+  if (x === 1 || y === 0) return 1;
+  if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
+  return Math.pow(x, y);
+}
 
 function nanMin(x: number, y: number): number {
   return Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.min(x, y);

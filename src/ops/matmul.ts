@@ -50,6 +50,18 @@ export function matmul(
   b: Tensor,
   { transA = false, transB = false }: { transA?: boolean; transB?: boolean } = {},
 ): Tensor {
+  if (a.rank === 0 || b.rank === 0) {
+    throw new ShapeError("matmul", `scalar operand: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  }
+  // check 1-D operands here so the error shows the caller's shapes, not the promoted ones
+  const ka = a.rank === 1 ? a.shape[0] : a.shape[a.rank - (transA ? 2 : 1)];
+  const kb = b.rank === 1 ? b.shape[0] : b.shape[b.rank - (transB ? 1 : 2)];
+  if ((a.rank === 1 || b.rank === 1) && ka !== kb) {
+    throw new ShapeError(
+      "matmul",
+      `inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`,
+    );
+  }
   const dt = promote(a.dtype, b.dtype);
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
   const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;

@@ -38,7 +38,10 @@ export function dropout(x: Tensor, p: number, training = true, opts: RandomOptio
 
 /** Stochastic depth: drops whole samples (axis 0) with probability p, scaling survivors. */
 export function dropPath(x: Tensor, p: number, training = true, opts: RandomOptions = {}): Tensor {
+  if (p < 0 || p > 1) throw new Error(`dropPath: p must be in [0, 1], got ${p}`);
   if (!training || p === 0) return x;
+  // like dropout: x * 0, not where(keep, x / 0, 0), whose gradient would be 0 / 0 = NaN
+  if (p === 1) return mul(x, 0);
   const maskShape = [x.shape[0], ...x.shape.slice(1).map(() => 1)];
   const keep = ge(rand(maskShape, { ...opts, backend: x.backend }), p);
   return where(keep, div(x, 1 - p), 0);

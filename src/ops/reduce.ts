@@ -1,5 +1,5 @@
 import { isFloat } from "../tensor/dtype.ts";
-import { normAxes, normAxis, type Shape } from "../tensor/shape.ts";
+import { fmtShape, normAxes, normAxis, type Shape, ShapeError } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { apply1 } from "./dispatch.ts";
 import { defineOp } from "./registry.ts";
@@ -41,10 +41,18 @@ defineOp({
   },
 });
 
+/** Like PyTorch: a max/min/argmax over an empty axis has no answer (not -inf or 0). */
+function checkNotEmpty(op: string, shape: Shape, axes: number[]): void {
+  if (axes.some((a) => shape[a] === 0)) {
+    throw new ShapeError(op, `cannot reduce over a zero-size axis of ${fmtShape(shape)}`);
+  }
+}
+
 for (const name of ["max", "min"]) {
   defineOp({
     name,
     arity: 1,
+    check: ([s], _, a) => checkNotEmpty(name, s, a.axes),
     shape: reduceShape,
     dtype: ([d]) => [d],
     // like torch.amax: the gradient is shared evenly between tied extrema
@@ -73,6 +81,7 @@ for (const name of ["argmax", "argmin"]) {
   defineOp({
     name,
     arity: 1,
+    check: ([s], _, a) => checkNotEmpty(name, s, [a.axis]),
     shape: ([s], a) => [reducedShape(s, [a.axis], a.keepdim)],
     dtype: () => ["i32"],
   });

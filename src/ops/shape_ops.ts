@@ -27,6 +27,12 @@ defineOp({
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const out = [...shape];
   const free = out.indexOf(-1);
+  if (out.some((d, i) => !Number.isInteger(d) || d < -1 || (d === -1 && i !== free))) {
+    throw new ShapeError(
+      "reshape",
+      `invalid target shape ${fmtShape(shape)} for ${fmtShape(x.shape)}`,
+    );
+  }
   if (free >= 0) {
     const rest = sizeOf(out.filter((_, i) => i !== free));
     if (rest === 0 || x.size % rest !== 0) {
@@ -199,8 +205,16 @@ function clampIndex(i: number, n: number, lo: number, hi: number): number {
 /** Elements [start, end) of one axis. */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   const a = normAxis("narrow", axis, x.rank);
+  const n = x.shape[a];
+  const s = start < 0 ? start + n : start; // like torch.narrow; slice would clamp silently
+  if (s < 0 || length < 0 || s + length > n) {
+    throw new ShapeError(
+      "narrow",
+      `start ${start} and length ${length} do not fit axis ${axis} of ${fmtShape(x.shape)}`,
+    );
+  }
   const r: (Range | undefined)[] = [];
-  r[a] = [start, start + length, 1];
+  r[a] = [s, s + length, 1];
   return slice(x, r);
 }
 
@@ -350,6 +364,7 @@ export function roll(x: Tensor, shifts: number | number[], axes: number | number
   sh.forEach((s, i) => {
     const a = normAxis("roll", ax[i], x.rank);
     const n = x.shape[a];
+    if (n === 0) return;
     const k = ((s % n) + n) % n;
     if (k === 0) return;
     out = cat([narrow(out, a, n - k, k), narrow(out, a, 0, n - k)], a);

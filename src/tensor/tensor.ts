@@ -166,6 +166,13 @@ export class Tensor {
         `backward(): output has shape ${fmtShape(this.shape)}; pass a gradient of that shape`,
       );
     }
+    if (grad && (grad.size !== this.size || grad.dtype !== this.dtype)) {
+      throw new Error(
+        `backward(): gradient ${fmtShape(grad.shape)} ${grad.dtype} does not match output ${
+          fmtShape(this.shape)
+        } ${this.dtype}`,
+      );
+    }
     noGrad(() => runBackward(this, grad));
   }
 }

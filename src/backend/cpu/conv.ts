@@ -191,7 +191,15 @@ function poolWindows(
 }
 
 /** Position of the window maximum (first one; NaN wins), or -1 for an empty window. */
-function argmaxWindow(a: TypedArray, plane: number, H: number, W: number, h0: number, w0: number, k: number[]) {
+function argmaxWindow(
+  a: TypedArray,
+  plane: number,
+  H: number,
+  W: number,
+  h0: number,
+  w0: number,
+  k: number[],
+) {
   let best = -Infinity;
   let at = -1;
   for (let i = Math.max(h0, 0); i < Math.min(h0 + k[0], H); i++) {

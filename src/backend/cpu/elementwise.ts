@@ -12,8 +12,10 @@ function unaryKernel(f: (x: number) => number): Kernel {
   };
 }
 
-function binaryKernel(f: (x: number, y: number) => number): Kernel {
+function binaryKernel(op: (x: number, y: number) => number): Kernel {
   return ([x, y], [out]) => {
+    // bool results are 0/1 (True + True is True), not the 2 a Uint8Array would keep
+    const f = out.dtype === "bool" ? (p: number, q: number) => (op(p, q) !== 0 ? 1 : 0) : op;
     const a = x.buf as TypedArray;
     const b = y.buf as TypedArray;
     const o = out.buf as TypedArray;

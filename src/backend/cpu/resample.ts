@@ -29,7 +29,11 @@ function planes(shape: readonly number[]): number {
   return shape.slice(0, -2).reduce((a, b) => a * b, 1);
 }
 
-function nearestMaps(inShape: readonly number[], outShape: readonly number[], attrs: Record<string, number>) {
+function nearestMaps(
+  inShape: readonly number[],
+  outShape: readonly number[],
+  attrs: Record<string, number>,
+) {
   const [H, W] = inShape.slice(-2);
   const [OH, OW] = outShape.slice(-2);
   const rows = Int32Array.from({ length: OH }, (_, i) => nearestIndex(i, H, OH, attrs.scaleH));
@@ -63,7 +67,11 @@ const resizeNearestBackward: Kernel = ([g], [out], attrs) => {
   }
 };
 
-function bilinearMaps(inShape: readonly number[], outShape: readonly number[], attrs: Record<string, number | boolean>) {
+function bilinearMaps(
+  inShape: readonly number[],
+  outShape: readonly number[],
+  attrs: Record<string, number | boolean>,
+) {
   const [H, W] = inShape.slice(-2);
   const [OH, OW] = outShape.slice(-2);
   const ac = attrs.alignCorners as boolean;
@@ -119,7 +127,15 @@ const resizeBilinearBackward: Kernel = ([g], [out], attrs) => {
 function gridSampleVisit(
   xShape: readonly number[],
   grid: TypedArray,
-  visit: (n: number, q: number, corners: [number, number, number][], gx: number, gy: number, ix: number, iy: number) => void,
+  visit: (
+    n: number,
+    q: number,
+    corners: [number, number, number][],
+    gx: number,
+    gy: number,
+    ix: number,
+    iy: number,
+  ) => void,
 ) {
   const [N, , H, W] = xShape;
   const Q = grid.length / (2 * N);
