@@ -12,6 +12,61 @@ function unaryKernel(f: (x: number) => number): Kernel {
   };
 }
 
+type Arith = "add" | "sub" | "mul" | "div";
+
+/**
+ * Monomorphic loops for the four arithmetic ops (one loop per op, so V8 inlines the
+ * operator instead of calling a shared callback): contiguous runs a[ia*j], b[ib*j].
+ */
+function arithRun(
+  kind: Arith,
+  a: TypedArray,
+  oa: number,
+  ia: number,
+  b: TypedArray,
+  ob: number,
+  ib: number,
+  o: TypedArray,
+  p: number,
+  n: number,
+): void {
+  switch (kind) {
+    case "add":
+      for (let j = 0; j < n; j++) o[p + j] = a[oa + j * ia] + b[ob + j * ib];
+      break;
+    case "sub":
+      for (let j = 0; j < n; j++) o[p + j] = a[oa + j * ia] - b[ob + j * ib];
+      break;
+    case "mul":
+      for (let j = 0; j < n; j++) o[p + j] = a[oa + j * ia] * b[ob + j * ib];
+      break;
+    case "div":
+      for (let j = 0; j < n; j++) o[p + j] = a[oa + j * ia] / b[ob + j * ib];
+      break;
+  }
+}
+
+function arithKernel(kind: Arith, slow: Kernel): Kernel {
+  return (ins, outs, attrs) => {
+    const [x, y] = ins;
+    const [out] = outs;
+    if (out.dtype === "bool" || out.dtype === "i32" || out.dtype === "u8") {
+      return slow(ins, outs, attrs);
+    }
+    const a = x.buf as TypedArray;
+    const b = y.buf as TypedArray;
+    const o = out.buf as TypedArray;
+    if (shapesEqual(x.shape, y.shape)) return arithRun(kind, a, 0, 1, b, 0, 1, o, 0, o.length);
+    const sa = broadcastStrides(x.shape, out.shape);
+    const sb = broadcastStrides(y.shape, out.shape);
+    let p = 0;
+    walk(out.shape, [sa, sb], ([oa, ob], n, [ia, ib]) => {
+      arithRun(kind, a, oa, ia, b, ob, ib, o, p, n);
+      p += n;
+    });
+  };
+}
+
 function binaryKernel(op: (x: number, y: number) => number): Kernel {
   return ([x, y], [out]) => {
     // bool results are 0/1 (True + True is True), not the 2 a Uint8Array would keep
@@ -84,6 +139,11 @@ const stridedScatter: Kernel = ([g], [out], attrs) => {
 export const elementwiseKernels: Record<string, Kernel> = {
   ...Object.fromEntries(Object.entries(UNARY).map(([k, d]) => [k, unaryKernel(d.js)])),
   ...Object.fromEntries(Object.entries(BINARY).map(([k, d]) => [k, binaryKernel(d.js)])),
+  ...Object.fromEntries(
+    (["add", "sub", "mul", "div"] as const).map((
+      k,
+    ) => [k, arithKernel(k, binaryKernel(BINARY[k].js))]),
+  ),
   where,
   cast,
   strided_copy: stridedCopy,
