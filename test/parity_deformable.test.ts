@@ -1,7 +1,6 @@
 import { describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
 import { type Backend, getBackend } from "../src/backend/backend.ts";
-import { selectBackendByName } from "../src/backend/select_name.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { runParity } from "../src/parity/run.ts";
 import {
@@ -11,6 +10,7 @@ import {
 } from "../src/models/dmformer/deformable.ts";
 import { type HostMask, sine1D, sine2D } from "../src/models/dmformer/position_encoding.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
+import { optionalBackend } from "./helpers/backends.ts";
 import { assertClose } from "./helpers/numeric.ts";
 
 /** Fixture -> whether it needs the msda kernel (a backend without it skips that fixture). */
@@ -24,17 +24,9 @@ const FIXTURES: Record<string, boolean> = {
   feature_resizer: false,
 };
 
-async function optionalWebgpu(): Promise<Backend | null> {
-  try {
-    return await selectBackendByName("webgpu");
-  } catch {
-    return null;
-  }
-}
-
 const backends: [string, Backend | null][] = [["cpu", getBackend("cpu")], [
   "webgpu",
-  await optionalWebgpu(),
+  await optionalBackend("webgpu"),
 ]];
 
 for (const [name, backend] of backends) {

@@ -1,7 +1,6 @@
 import { describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
 import { type Backend, getBackend } from "../src/backend/backend.ts";
-import { selectBackendByName } from "../src/backend/select_name.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { mul } from "../src/ops/elementwise.ts";
 import { sum } from "../src/ops/reduce.ts";
@@ -13,19 +12,12 @@ import { CrossModalFPNDecoder, textPositionCode } from "../src/models/dmformer/f
 import { clipSequenceToMaps, mapsToClipSequence } from "../src/models/dmformer/vl_block.ts";
 import { type HostMask, sine1D } from "../src/models/dmformer/position_encoding.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
+import { optionalBackend } from "./helpers/backends.ts";
 import { assertClose, ints, prod, uniform } from "./helpers/numeric.ts";
-
-async function optionalWebgpu(): Promise<Backend | null> {
-  try {
-    return await selectBackendByName("webgpu");
-  } catch {
-    return null;
-  }
-}
 
 const backends: [string, Backend | null][] = [
   ["cpu", getBackend("cpu")],
-  ["webgpu", await optionalWebgpu()],
+  ["webgpu", await optionalBackend("webgpu")],
 ];
 
 for (const [name, backend] of backends) {

@@ -1,17 +1,21 @@
 import { describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
-import { getBackend } from "../src/backend/backend.ts";
 import { runParity } from "../src/parity/run.ts";
 import { hungarian } from "../src/models/dmformer/hungarian.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
+import { testBackends } from "./helpers/backends.ts";
+
+const backends = await testBackends();
 
 describe("criterion and matcher", () => {
-  test("losses fixture: every loss, matcher cost and gradient matches the reference", async () => {
-    const report = await runParity(fixturePath("losses"), getBackend("cpu"));
-    const failed = report.rows.filter((r) => r.status !== "pass");
-    expect(failed.map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
-    expect(report.rows.length).toBe(69);
-  });
+  for (const [name, backend] of backends) {
+    test.skipIf(!backend)(`losses on ${name}: every loss, matcher cost and gradient`, async () => {
+      const report = await runParity(fixturePath("losses"), backend!);
+      const failed = report.rows.filter((r) => r.status !== "pass");
+      expect(failed.map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
+      expect(report.rows.length).toBe(69);
+    });
+  }
 
   function bruteForce(cost: number[][]): number {
     const n = cost.length;

@@ -1,18 +1,25 @@
 import { describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
-import { getBackend } from "../src/backend/backend.ts";
 import { runParity } from "../src/parity/run.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
+import { testBackends } from "./helpers/backends.ts";
 import { DMFormer } from "../src/models/dmformer/model.ts";
 import { resolveConfig, SWIN_T } from "../src/models/dmformer/config.ts";
 
+const backends = await testBackends();
+
 describe("whole DMFormer", () => {
-  test("dmmi_tiny: eval outputs, losses, 20 gradients and one AdamW step match the reference", async () => {
-    const report = await runParity(fixturePath("dmmi_tiny"), getBackend("cpu"));
-    const failed = report.rows.filter((r) => r.status !== "pass");
-    expect(failed.map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
-    expect(report.rows.length).toBe(63);
-  });
+  for (const [name, backend] of backends) {
+    test.skipIf(!backend)(
+      `dmmi_tiny on ${name}: eval outputs, losses, 20 gradients and one AdamW step match`,
+      async () => {
+        const report = await runParity(fixturePath("dmmi_tiny"), backend!);
+        const failed = report.rows.filter((r) => r.status !== "pass");
+        expect(failed.map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
+        expect(report.rows.length).toBe(63);
+      },
+    );
+  }
 
   test("swin-t configuration has the reference's parameter count and key names", () => {
     const model = new DMFormer(SWIN_T);

@@ -1,5 +1,4 @@
 import { describe, expect, test } from "vitest";
-import { existsSync } from "node:fs";
 import "../src/ops/mod.ts";
 import { type Backend, getBackend } from "../src/backend/backend.ts";
 import { noGrad, tensor } from "../mod.ts";
@@ -13,6 +12,7 @@ import {
 } from "../src/models/dmformer/bert.ts";
 import { BertEncoderLayer, interactionBertConfig } from "../src/models/dmformer/bert_layer.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
+import { optionalBackend } from "./helpers/backends.ts";
 import { uniform } from "./helpers/numeric.ts";
 
 const cpu = getBackend("cpu");
@@ -36,18 +36,7 @@ describe("text side parity (cpu)", () => {
   });
 });
 
-/** The webgpu backend when this checkout has one and the machine has an adapter. */
-async function webgpuOrNull(): Promise<Backend | null> {
-  if (!existsSync(new URL("../src/backend/webgpu/mod.ts", import.meta.url))) return null;
-  try {
-    const { selectBackendByName } = await import("../src/backend/select_name.ts");
-    return await selectBackendByName("webgpu");
-  } catch {
-    return null;
-  }
-}
-
-const gpu = await webgpuOrNull();
+const gpu = await optionalBackend("webgpu");
 
 describe.skipIf(!gpu)("text side parity (webgpu)", () => {
   test("text_encoder and bert_encoder_layer", async () => {

@@ -83,6 +83,17 @@ export function getBackend(name?: string): Backend {
   return b;
 }
 
+/**
+ * Makes `backend` the default for creation functions (module parameters included) and
+ * returns the previous default, for scoped use: `const prev = useBackend(b); try {...}
+ * finally { useBackend(prev) }`.
+ */
+export function useBackend(backend: Backend): Backend {
+  const prev = getBackend();
+  current = backend;
+  return prev;
+}
+
 /** Makes `name` the backend that creation functions use by default. */
 export async function setBackend(name: string): Promise<Backend> {
   current = await initBackend(name);

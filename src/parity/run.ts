@@ -1,4 +1,4 @@
-import type { Backend } from "../backend/backend.ts";
+import { type Backend, useBackend } from "../backend/backend.ts";
 import { Fixture } from "./fixture.ts";
 import { compareTensor, type ComparisonRow } from "./compare.ts";
 import { parityAdapter } from "./registry.ts";
@@ -28,7 +28,14 @@ export async function runParity(path: string, backend: Backend): Promise<ParityR
       seconds: 0,
     };
   }
-  const result = await adapter.run(fx);
+  // modules the adapter builds get their parameters on the fixture's backend
+  const previous = useBackend(backend);
+  let result;
+  try {
+    result = await adapter.run(fx);
+  } finally {
+    useBackend(previous);
+  }
   const rows: ComparisonRow[] = [];
   for (const name of fx.checkedNames()) {
     const got = result.values.get(name);
