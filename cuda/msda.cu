@@ -1,0 +1,200 @@
+/*
+ * Multi-scale deformable attention (see src/backend/cpu/msda.ts for the reference):
+ * value [N, S, M, D], locations [N, Lq, M, L, P, 2], weights [N, Lq, M, L, P] -> [N, Lq, M*D].
+ * A point (x, y) on level l samples pixel (x*W_l - 0.5, y*H_l - 0.5) bilinearly; corners
+ * outside the level contribute zero.
+ *
+ * Forward: one thread per (n, q, m, d) looping over levels and points (the design of the
+ * original Deformable-DETR kernel): neighbouring threads read neighbouring channels of a value
+ * row, the location and weight loads are shared by the D threads of a head.
+ * Backward: a group of G lanes (G = D rounded up to a power of two, at most 32) per
+ * (n, q, m); lanes split the channels, add into grad_value with atomics, and reduce the
+ * per-point sums for grad_attn / grad_loc with shuffles inside the group.
+ */
+#include "common.cuh"
+
+using namespace dmf;
+
+namespace {
+
+struct MsdaGeom {
+  int64_t N, S, M, D, Lq;
+  int L, P;
+  int H[DMFC_MAX_LEVELS];
+  int W[DMFC_MAX_LEVELS];
+  int64_t start[DMFC_MAX_LEVELS];
+};
+
+/** Pixel coordinates of a point; false when no bilinear corner can be inside (or NaN). */
+DMF_D bool pixel(const float* loc, int64_t i, int H, int W, float& u, float& v) {
+  u = loc[2 * i] * (float)W - 0.5f;
+  v = loc[2 * i + 1] * (float)H - 0.5f;
+  return u > -1.0f && v > -1.0f && u < (float)W && v < (float)H;
+}
+
+__global__ void k_msda_forward(MsdaGeom g, const float* __restrict__ value,
+                               const float* __restrict__ loc, const float* __restrict__ attn,
+                               float* __restrict__ out, int64_t n) {
+  GRID_STRIDE(t, n) {
+    int64_t d = t % g.D, head = t / g.D;  // head = (b * Lq + q) * M + m
+    int64_t m = head % g.M, b = head / (g.M * g.Lq);
+    const int64_t row_stride = g.M * g.D;
+    float acc = 0.0f;
+    for (int l = 0; l < g.L; l++) {
+      const int H = g.H[l], W = g.W[l];
+      const float* vb = value + (b * g.S + g.start[l]) * row_stride + m * g.D + d;
+      for (int p = 0; p < g.P; p++) {
+        int64_t i = (head * g.L + l) * g.P + p;
+        float u, v;
+        if (!pixel(loc, i, H, W, u, v)) continue;
+        float a = attn[i];
+        float fx0 = floorf(u), fy0 = floorf(v);
+        int x0 = (int)fx0, y0 = (int)fy0;
+        float fx = u - fx0, fy = v - fy0;
+        float s = 0.0f;
+        if (y0 >= 0) {
+          if (x0 >= 0) s += (1.0f - fx) * (1.0f - fy) * vb[((int64_t)y0 * W + x0) * row_stride];
+          if (x0 + 1 < W) s += fx * (1.0f - fy) * vb[((int64_t)y0 * W + x0 + 1) * row_stride];
+        }
+        if (y0 + 1 < H) {
+          if (x0 >= 0) s += (1.0f - fx) * fy * vb[((int64_t)(y0 + 1) * W + x0) * row_stride];
+          if (x0 + 1 < W) s += fx * fy * vb[((int64_t)(y0 + 1) * W + x0 + 1) * row_stride];
+        }
+        acc += a * s;
+      }
+    }
+    out[t] = acc;
+  }
+}
+
+__global__ void __launch_bounds__(256) k_msda_backward(
+    MsdaGeom g, int width, const float* __restrict__ value, const float* __restrict__ loc,
+    const float* __restrict__ attn, const float* __restrict__ gout, float* gvalue,
+    float* __restrict__ gloc, float* __restrict__ gattn) {
+  const int lane = threadIdx.x & 31;
+  const int sub = lane % width;
+  const int64_t heads = g.N * g.Lq * g.M;
+  const int64_t per_warp = 32 / width;
+  const int64_t warp_id = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  const int64_t warps = ((int64_t)gridDim.x * blockDim.x) >> 5;
+  const int64_t row_stride = g.M * g.D;
+  // warp-uniform loop bounds: every lane reaches every shuffle
+  for (int64_t base = warp_id * per_warp; base < heads; base += warps * per_warp) {
+    const int64_t head = base + lane / width;
+    const bool active = head < heads;
+    const int64_t m = head % g.M, b = head / (g.M * g.Lq);
+    const float* go = gout + head * g.D;
+    for (int l = 0; l < g.L; l++) {
+      const int H = g.H[l], W = g.W[l];
+      const int64_t level_row = b * g.S + g.start[l];
+      for (int p = 0; p < g.P; p++) {
+        const int64_t i = (head * g.L + l) * g.P + p;
+        float sample = 0.0f, du = 0.0f, dv = 0.0f, a = 0.0f;
+        float u, v;
+        if (active && pixel(loc, i, H, W, u, v)) {
+          a = attn[i];
+          float fx0 = floorf(u), fy0 = floorf(v);
+          int x0 = (int)fx0, y0 = (int)fy0;
+          float fx = u - fx0, fy = v - fy0;
+#pragma unroll
+          for (int c = 0; c < 4; c++) {
+            const int cy = c >> 1, cx = c & 1;
+            const int yy = y0 + cy, xx = x0 + cx;
+            if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+            const float wx = cx ? fx : 1.0f - fx;
+            const float wy = cy ? fy : 1.0f - fy;
+            const float w = wx * wy;
+            const int64_t off = (level_row + (int64_t)yy * W + xx) * row_stride + m * g.D;
+            const float* vr = value + off;
+            float* gr = gvalue + off;
+            const float aw = a * w;
+            float dot = 0.0f;
+            for (int64_t d = sub; d < g.D; d += width) {
+              float gd = go[d];
+              dot += gd * vr[d];
+              atomicAdd(gr + d, aw * gd);
+            }
+            sample += w * dot;
+            du += (cx ? 1.0f : -1.0f) * wy * dot;
+            dv += (cy ? 1.0f : -1.0f) * wx * dot;
+          }
+        }
+        sample = group_sum(sample, width);
+        du = group_sum(du, width);
+        dv = group_sum(dv, width);
+        if (active && sub == 0) {
+          gattn[i] = sample;
+          gloc[2 * i] = a * du * (float)W;
+          gloc[2 * i + 1] = a * dv * (float)H;
+        }
+      }
+    }
+  }
+}
+
+int read_geom(const int64_t* dims, const int64_t* levels, MsdaGeom& g) {
+  g.N = dims[0];
+  g.S = dims[1];
+  g.M = dims[2];
+  g.D = dims[3];
+  g.Lq = dims[4];
+  if (dims[5] < 0 || dims[5] > DMFC_MAX_LEVELS) {
+    return fail(DMFC_ERR_ARG, "msda: %lld levels (at most %d)", (long long)dims[5],
+                DMFC_MAX_LEVELS);
+  }
+  g.L = (int)dims[5];
+  g.P = (int)dims[6];
+  int64_t acc = 0;
+  for (int l = 0; l < DMFC_MAX_LEVELS; l++) {
+    bool live = l < g.L;
+    g.H[l] = live ? (int)levels[2 * l] : 0;
+    g.W[l] = live ? (int)levels[2 * l + 1] : 0;
+    g.start[l] = acc;
+    if (live) acc += (int64_t)g.H[l] * g.W[l];
+  }
+  if (acc != g.S) {
+    return fail(DMFC_ERR_ARG, "msda: levels hold %lld tokens, value has %lld", (long long)acc,
+                (long long)g.S);
+  }
+  return DMFC_OK;
+}
+
+}  // namespace
+
+DMFC_API int dmfc_msda(const int64_t* dims, const int64_t* levels, uint64_t value, uint64_t loc,
+                       uint64_t attn, uint64_t out) {
+  DMF_REQUIRE_INIT("msda");
+  MsdaGeom g;
+  int rc = read_geom(dims, levels, g);
+  if (rc != DMFC_OK) return rc;
+  int64_t n = g.N * g.Lq * g.M * g.D;
+  if (n <= 0) return DMFC_OK;
+  cudaError_t e = launch(k_msda_forward, dim3(grid_stride_blocks(n, 256)), dim3(256), g,
+                         ptr<const float>(value), ptr<const float>(loc), ptr<const float>(attn),
+                         ptr<float>(out), n);
+  return finish("msda", e);
+}
+
+DMFC_API int dmfc_msda_backward(const int64_t* dims, const int64_t* levels, uint64_t value,
+                                uint64_t loc, uint64_t attn, uint64_t gout, uint64_t gvalue,
+                                uint64_t gloc, uint64_t gattn) {
+  DMF_REQUIRE_INIT("msda_backward");
+  MsdaGeom g;
+  int rc = read_geom(dims, levels, g);
+  if (rc != DMFC_OK) return rc;
+  int64_t nv = g.N * g.S * g.M * g.D;
+  if (nv > 0) {
+    DMF_CHECK("msda_backward (clear)",
+              cudaMemsetAsync(ptr<void>(gvalue), 0, (size_t)(nv * 4), stream()));
+  }
+  int64_t heads = g.N * g.Lq * g.M;
+  if (heads <= 0 || g.L * g.P == 0) return finish("msda_backward", cudaSuccess);
+  int width = 1;
+  while (width < g.D && width < 32) width <<= 1;
+  int64_t threads = heads * width;
+  cudaError_t e = launch(k_msda_backward, dim3(grid_stride_blocks(threads, 256)), dim3(256), g,
+                         width, ptr<const float>(value), ptr<const float>(loc),
+                         ptr<const float>(attn), ptr<const float>(gout), ptr<float>(gvalue),
+                         ptr<float>(gloc), ptr<float>(gattn));
+  return finish("msda_backward", e);
+}
