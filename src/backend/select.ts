@@ -23,12 +23,22 @@ function envBackend(): string | undefined {
   }
 }
 
-/** Makes the optional backends' factories known (a module that fails to load is skipped). */
-async function registerOptional(): Promise<void> {
-  try {
-    await import("./webgpu/mod.ts");
-  } catch {
-    // WebGPU unavailable in this runtime
+/**
+ * Makes the optional backends' factories known: webgpu, native (C via dlopen) and cuda.
+ * A module that fails to load is skipped; factories fail later, with their reason, only
+ * when that backend is asked for.
+ */
+export async function registerOptional(): Promise<void> {
+  for (const load of [
+    () => import("./webgpu/mod.ts"),
+    () => import("./native/mod.ts"),
+    () => import("./cuda/mod.ts"),
+  ]) {
+    try {
+      await load();
+    } catch {
+      // this runtime cannot load the module (e.g. no FFI permission)
+    }
   }
 }
 
@@ -69,7 +79,8 @@ export async function selectBackend(
   if (want !== "auto") return await setBackend(want);
   let best: { backend: Backend; ms: number } | null = null;
   const log: string[] = [];
-  for (const candidate of knownBackends()) {
+  // emulators (cuda_emu) exist for tests, never as a real choice
+  for (const candidate of knownBackends().filter((n) => !n.endsWith("_emu"))) {
     let backend: Backend;
     try {
       backend = await initBackend(candidate);

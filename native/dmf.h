@@ -1,0 +1,108 @@
+/*
+ * dmformer-deno native CPU backend: internal declarations shared by the dispatcher
+ * (dispatch.c, pool.c; built with baseline flags) and the per-ISA kernel objects
+ * (kernels.c, built once per instruction set with -DDMF_ISA=<name> and matching -m flags).
+ *
+ * Everything is f32 unless stated; matrices are row-major; element counts are int64_t.
+ */
+#ifndef DMF_H
+#define DMF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DMF_EXPORT __attribute__((visibility("default")))
+
+/* Which per-ISA table runs. The numbers are part of the ABI (dmf_isa, dmf_set_isa). */
+enum { DMF_ISA_GENERIC = 0, DMF_ISA_AVX2 = 1, DMF_ISA_AVX512 = 2 };
+
+/* Elementwise op ids: part of the ABI (NATIVE_BINARY / NATIVE_UNARY in
+ * src/backend/native/kernels.ts list them in this order). */
+enum {
+  BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW, BIN_MINIMUM, BIN_MAXIMUM, BIN_ATAN2,
+  /* predicates: f32 inputs, u8 output */
+  BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE, BIN_AND, BIN_OR, BIN_XOR,
+  BIN_COUNT
+};
+#define BIN_FIRST_PREDICATE BIN_EQ
+
+enum {
+  UN_NEG, UN_ABS, UN_SIGN, UN_EXP, UN_LOG, UN_SQRT, UN_RSQRT, UN_RECIPROCAL, UN_SIN, UN_COS,
+  UN_TANH, UN_SIGMOID, UN_RELU, UN_GELU, UN_GELU_TANH, UN_SOFTPLUS, UN_ERF, UN_FLOOR, UN_CEIL,
+  UN_ROUND,
+  /* predicates: f32 input, u8 output */
+  UN_LOGICAL_NOT, UN_ISNAN,
+  UN_COUNT
+};
+#define UN_FIRST_PREDICATE UN_LOGICAL_NOT
+
+enum { RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_COUNT };
+
+/* An implicit im2col matrix [C * KH * KW, OH * OW] of one image x [C, H, W]: row
+ * (c, kh, kw), column (oh, ow) holds x[c, oh * sh - ph + kh * dh, ow * sw - pw + kw * dw]
+ * (0 outside the image). */
+typedef struct {
+  const float *x;
+  int64_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw;
+} dmf_im2col_t;
+
+/* One matrix product C (M x N) = op(A) (M x K) * op(B) (K x N), with A(i, k) read as
+ * transA ? A[k * lda + i] : A[i * lda + k] and B(k, j) as transB ? B[j * ldb + k] : B[k * ldb + j].
+ * When colB is set, B is that implicit im2col matrix (transB: its transpose) and B/ldb are unused.
+ * accumulate: C += product instead of C = product. */
+typedef struct {
+  int64_t M, N, K;
+  const float *A;
+  int64_t lda;
+  int transA;
+  const float *B;
+  int64_t ldb;
+  int transB;
+  float *C;
+  int64_t ldc;
+  int accumulate;
+  const dmf_im2col_t *colB;
+} dmf_gemm_t;
+
+/* Packing workspace sizes (floats) every ISA fits in. */
+#define DMF_WS_A (512 * 512 + 64 * 512)
+#define DMF_WS_B (512 * 4096 + 64 * 512)
+
+/* A per-ISA kernel table. */
+typedef struct {
+  const char *name;
+  /* Register-block sizes: a thread's slice of C should start at multiples of these. */
+  int mr, nr;
+  /* C[m0:m1, n0:n1] of one product, single-threaded, with the caller's packing buffers. */
+  void (*gemm_block)(const dmf_gemm_t *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                     float *wsA, float *wsB);
+  /* o[i] = a[i * sa] op b[i * sb] for i < n (sa, sb in {0, 1}); predicates write uint8_t. */
+  void (*binary)(int op, const float *a, int64_t sa, const float *b, int64_t sb, void *o,
+                 int64_t n);
+  void (*unary)(int op, const float *a, void *o, int64_t n);
+  /* Reduces x viewed as [outer, n, inner] over the middle axis into o [outer, inner]; the
+   * n-axis step is ld (>= inner) elements, the outer step n * ld. */
+  void (*reduce)(int op, const float *x, float *o, int64_t outer, int64_t n, int64_t inner,
+                 int64_t ld);
+  /* Softmax (or log-softmax) of each contiguous row of n values. */
+  void (*softmax)(int log, const float *x, float *o, int64_t rows, int64_t n);
+} dmf_kernels_t;
+
+extern const dmf_kernels_t dmf_kernels_generic;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const dmf_kernels_t dmf_kernels_avx2;
+extern const dmf_kernels_t dmf_kernels_avx512;
+#define DMF_X86 1
+#endif
+
+/* Thread pool (pool.c): runs fn(ctx, task, tid) for task in [0, ntasks) on up to
+ * dmf_threads() threads (the caller is thread 0) and returns when all are done. */
+typedef void (*dmf_task_fn)(void *ctx, int64_t task, int tid);
+void dmf_pool_run(dmf_task_fn fn, void *ctx, int64_t ntasks);
+int dmf_threads(void);
+void dmf_pool_set_threads(int n);
+/* Packing buffers of thread `tid` (allocated once, 64-byte aligned). */
+float *dmf_ws_a(int tid);
+float *dmf_ws_b(int tid);
+
+#endif
