@@ -49,3 +49,49 @@ export {
 } from "./src/io/safetensors.ts";
 export { extractStateDict, loadPth, readPth } from "./src/io/pth.ts";
 export { BertTokenizer, cleanCaption, nounChunks, positiveMap } from "./src/text/mod.ts";
+/**
+ * Library API: load a model once, then segment the object a sentence refers to in every
+ * frame of a video (a file path, a frame folder, encoded bytes or RGB frames).
+ *
+ * @example Segment, stream windows of a long video, tell errors apart
+ * ```ts
+ * import { loadModel, SegmentationError } from "./mod.ts";
+ * // the tiny test configuration with random weights; real use: { config: "swin-t", checkpoint }
+ * const model = await loadModel({ config: { base: "tiny", text: { vocabSize: 30522 } } });
+ * const frames = Array.from({ length: 4 }, () => ({
+ *   width: 64,
+ *   height: 48,
+ *   data: new Uint8Array(64 * 48 * 3),
+ * }));
+ * const { masks, scores, boxes } = await model.segment(frames, "the red square", {
+ *   threshold: 0.5,
+ *   signal: AbortSignal.timeout(60_000),
+ * });
+ * console.log(masks[0].length === 64 * 48, scores[0], boxes[0]);
+ * for await (const window of model.segmentStream(frames, "the red square", { windowSize: 2 })) {
+ *   console.log(window.start, window.masks.length);
+ * }
+ * try {
+ *   await model.segment(frames, " ");
+ * } catch (error) {
+ *   if (error instanceof SegmentationError) console.log(error.code); // "empty_sentence"
+ * }
+ * model.dispose();
+ * ```
+ */
+export {
+  BACKEND_NAMES,
+  type BackendName,
+  type Box,
+  type ConfigOverrides,
+  loadModel,
+  type LoadModelOptions,
+  type RgbImage,
+  SegmentationError,
+  type SegmentationErrorCode,
+  type SegmentationModel,
+  type SegmentationResult,
+  type SegmentedWindow,
+  type SegmentOptions,
+  type VideoInput,
+} from "./src/api/mod.ts";

@@ -1,0 +1,74 @@
+/** Shared helpers of the command-line tools: argument parsing, one-line errors, backends. */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import type { Backend } from "../backend/backend.ts";
+import { selectBackendByName } from "../backend/select_name.ts";
+import "../ops/mod.ts";
+
+/** An error whose message is shown as the one line the user sees. */
+export class CliError extends Error {}
+
+export const BACKENDS = ["cpu", "native", "webgpu", "auto"];
+
+/** Parses argv strictly; unknown options and missing values become CliErrors. */
+export function parseCli<const O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new CliError((error as Error).message.split("\n")[0]);
+  }
+}
+
+/** Rejects unknown backend names (call early, before slow work). */
+export function checkBackendName(name: string): void {
+  if (!BACKENDS.includes(name)) {
+    throw new CliError(`unknown backend "${name}" (choose one of: ${BACKENDS.join(", ")})`);
+  }
+}
+
+/** Initialises a backend by name with a one-line error for unknown or unavailable ones. */
+export async function openBackend(name: string): Promise<Backend> {
+  checkBackendName(name);
+  try {
+    // a non-literal specifier: the optional backend is loaded (and type-checked) only on demand
+    const nativeModule = "../backend/native/mod.ts";
+    if (name === "native") await import(nativeModule);
+    return await selectBackendByName(name);
+  } catch (error) {
+    throw new CliError(`backend "${name}" is not available here: ${firstLine(error)}`);
+  }
+}
+
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0];
+}
+
+/**
+ * Runs a command's main function: prints --help text, turns every error into one line on
+ * stderr ("<tool>: <message>") with exit code 2 (usage) or 1 (failure).
+ */
+export async function runCli(
+  tool: string,
+  main: () => Promise<void>,
+): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    const usage = error instanceof CliError;
+    console.error(`${tool}: ${firstLine(error)}`);
+    if (Deno.env.get("DMF_DEBUG") && error instanceof Error) console.error(error.stack);
+    Deno.exit(usage ? 2 : 1);
+  }
+}
+
+/** Checks that a path exists (file or folder) with a one-line error. */
+export async function mustExist(path: string, what: string, kind?: "file" | "dir") {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    throw new CliError(`${what} not found: ${path}`);
+  }
+  if (kind === "file" && !info.isFile) throw new CliError(`${what} is not a file: ${path}`);
+  if (kind === "dir" && !info.isDirectory) throw new CliError(`${what} is not a folder: ${path}`);
+}

@@ -1,0 +1,215 @@
+/**
+ * Inference on one video and one sentence with the reference's post-processing (design doc
+ * §13): frames resized to a short side, ImageNet-normalised, no padding; one query slot k*
+ * chosen by the mean sigmoid score over all frames (max over classes); its stride-4 mask
+ * logits bilinearly resized (align_corners false) to the original frame size; sigmoid > 0.5.
+ *
+ * Long videos run in windows of `windowFrames` frames. Each window keeps only host copies
+ * of its per-query scores, boxes and stride-4 mask logits, so memory is bounded by one
+ * window's activations plus q small logit maps per frame; k* is chosen over the whole video
+ * once every window is done (identical to one pass when the video fits in one window).
+ */
+import type { Backend } from "../backend/backend.ts";
+import { tensor } from "../ops/creation.ts";
+import type { RgbImage } from "../media/frame.ts";
+import type { DMFormer } from "../models/dmformer/model.ts";
+import { normalizeFrames } from "../data/transforms.ts";
+import { resizeBilinear, shortSideSize } from "../data/resize.ts";
+import { cleanCaption } from "../text/caption.ts";
+import { BertTokenizer } from "../text/bert_tokenizer.ts";
+import { padCaptions, tokenizeCaption } from "./batch.ts";
+
+export interface SegmentOptions {
+  /** bert-base-uncased by default (loaded once per call when not given). */
+  tokenizer?: BertTokenizer;
+  /** Resize frames so the shorter side is this (reference: 360); null keeps the size. */
+  shortSide?: number | null;
+  /** Frames per forward pass (default 36). */
+  windowFrames?: number;
+  /** Caption length cap including [CLS]/[SEP]. */
+  maxLength?: number;
+  /** Mask threshold on the sigmoid (default 0.5). */
+  threshold?: number;
+}
+
+export interface Segmentation {
+  /** One mask per frame at the original size, 1 = the referred object. */
+  masks: Uint8Array[];
+  width: number;
+  height: number;
+  /** sigmoid score of the chosen query per frame. */
+  scores: number[];
+  /** Box of the chosen query per frame, pixel (x0, y0, x1, y1) in the original frame. */
+  boxes: [number, number, number, number][];
+  /** The chosen query slot and its mean score over frames. */
+  query: number;
+  meanScore: number;
+  /** The cleaned sentence and whether it had a noun chunk (else the reference's fallback). */
+  sentence: string;
+  nounChunkFallback: boolean;
+  /** Token span [first, last] of the subject chunk the model chose (first window). */
+  subjectSpan: [number, number];
+  subjectTokens: string[];
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/**
+ * Bilinear resize of a single-channel float map (PyTorch F.interpolate, align_corners false,
+ * no antialias) to (outH, outW).
+ */
+export function resizeLogits(
+  src: Float32Array,
+  h: number,
+  w: number,
+  outH: number,
+  outW: number,
+): Float32Array {
+  const out = new Float32Array(outH * outW);
+  const sy = h / outH, sx = w / outW;
+  const x0s = new Int32Array(outW), x1s = new Int32Array(outW), lxs = new Float32Array(outW);
+  for (let x = 0; x < outW; x++) {
+    const fx = Math.max(0, (x + 0.5) * sx - 0.5);
+    const x0 = Math.min(Math.floor(fx), w - 1);
+    x0s[x] = x0;
+    x1s[x] = Math.min(x0 + 1, w - 1);
+    lxs[x] = fx - x0;
+  }
+  for (let y = 0; y < outH; y++) {
+    const fy = Math.max(0, (y + 0.5) * sy - 0.5);
+    const y0 = Math.min(Math.floor(fy), h - 1);
+    const y1 = Math.min(y0 + 1, h - 1);
+    const ly = fy - y0;
+    for (let x = 0; x < outW; x++) {
+      const a = src[y0 * w + x0s[x]], b = src[y0 * w + x1s[x]];
+      const c = src[y1 * w + x0s[x]], d = src[y1 * w + x1s[x]];
+      const top = a + (b - a) * lxs[x], bottom = c + (d - c) * lxs[x];
+      out[y * outW + x] = top + (bottom - top) * ly;
+    }
+  }
+  return out;
+}
+
+/** Segments the object `sentence` refers to in every frame. */
+export async function segmentClip(
+  model: DMFormer,
+  frames: RgbImage[],
+  sentence: string,
+  options: SegmentOptions = {},
+): Promise<Segmentation> {
+  if (frames.length === 0) throw new Error("segment: no frames");
+  const tokenizer = options.tokenizer ?? await BertTokenizer.load();
+  const { width, height } = frames[0];
+  const backend: Backend = model.parameters()[0].backend;
+  const cfg = model.config;
+  const maxLength = options.maxLength ??
+    Math.min(cfg.text.maxLength, cfg.text.maxPositionEmbeddings);
+  const caption = cleanCaption(sentence);
+  if (caption === "") throw new Error("segment: the sentence is empty");
+  const tok = await tokenizeCaption(tokenizer, caption, maxLength);
+  const fallback = tok.chunks === 0;
+  const captions = padCaptions([tok]);
+  const [h, w] = options.shortSide ? shortSideSize(width, height, options.shortSide) : [
+    height,
+    width,
+  ];
+  const window = Math.max(1, options.windowFrames ?? 36);
+  const T = frames.length;
+  const q = cfg.numQueries;
+  const frameScores: Float32Array[] = []; // per frame, q scores
+  const frameBoxes: Float32Array[] = []; // per frame, q * 4 cxcywh
+  const frameMasks: Float32Array[][] = []; // per frame, q maps of mh * mw
+  let mh = 0, mw = 0;
+  let subjectSpan: [number, number] = [0, 0];
+  const trainable = model.parameters().map((p) => [p, p.requiresGrad] as const);
+  const wasTraining = model.training;
+  model.eval();
+  for (const [p] of trainable) p.requiresGrad = false;
+  try {
+    for (let s = 0; s < T; s += window) {
+      const part = frames.slice(s, s + window).map((f) => {
+        if (f.width !== width || f.height !== height) {
+          throw new Error(
+            `segment: frame sizes differ (${f.width}x${f.height} vs ${width}x${height})`,
+          );
+        }
+        return f.width === w && f.height === h ? f : resizeBilinear(f, w, h);
+      });
+      const t = part.length;
+      const video = {
+        frames: tensor(normalizeFrames(part), [1, t, 3, h, w], { backend }),
+        mask: new Uint8Array(t * h * w),
+      };
+      const out = await model.forward(video, captions, [[h, w]]);
+      const [logits, boxes, masks] = await Promise.all([
+        out.pred_logits.data(),
+        out.pred_boxes.data(),
+        out.pred_masks.data(),
+      ]);
+      if (s === 0) subjectSpan = out.subjectChoice.spans[0];
+      const k = out.pred_logits.shape[3];
+      [mh, mw] = out.pred_masks.shape.slice(3);
+      for (let f = 0; f < t; f++) {
+        const sc = new Float32Array(q);
+        for (let j = 0; j < q; j++) {
+          let best = -Infinity;
+          for (let c = 0; c < k; c++) best = Math.max(best, sigmoid(logits[(f * q + j) * k + c]));
+          sc[j] = best;
+        }
+        frameScores.push(sc);
+        frameBoxes.push(Float32Array.from(boxes.subarray(f * q * 4, (f + 1) * q * 4)));
+        frameMasks.push(
+          Array.from(
+            { length: q },
+            (_, j) =>
+              Float32Array.from(masks.subarray((f * q + j) * mh * mw, (f * q + j + 1) * mh * mw)),
+          ),
+        );
+      }
+      video.frames.dispose();
+    }
+  } finally {
+    for (const [p, flag] of trainable) p.requiresGrad = flag;
+    model.train(wasTraining);
+  }
+  // k* = argmax over queries of the mean score over frames
+  let query = 0, meanScore = -Infinity;
+  for (let j = 0; j < q; j++) {
+    const m = frameScores.reduce((acc, sc) => acc + sc[j], 0) / T;
+    if (m > meanScore) {
+      meanScore = m;
+      query = j;
+    }
+  }
+  const threshold = options.threshold ?? 0.5;
+  const logitThreshold = Math.log(threshold / (1 - threshold));
+  const outMasks = frameMasks.map((perQuery) => {
+    const up = resizeLogits(perQuery[query], mh, mw, height, width);
+    const m = new Uint8Array(height * width);
+    for (let i = 0; i < m.length; i++) m[i] = up[i] > logitThreshold ? 1 : 0;
+    return m;
+  });
+  const outBoxes = frameBoxes.map((b): [number, number, number, number] => {
+    const [cx, cy, bw, bh] = b.subarray(query * 4, query * 4 + 4);
+    return [
+      (cx - bw / 2) * width,
+      (cy - bh / 2) * height,
+      (cx + bw / 2) * width,
+      (cy + bh / 2) * height,
+    ];
+  });
+  const ids = Array.from(tok.inputIds.subarray(subjectSpan[0], subjectSpan[1] + 1));
+  return {
+    masks: outMasks,
+    width,
+    height,
+    scores: frameScores.map((sc) => sc[query]),
+    boxes: outBoxes,
+    query,
+    meanScore,
+    sentence: caption,
+    nounChunkFallback: fallback,
+    subjectSpan,
+    subjectTokens: ids.map((id) => tokenizer.idToToken(id)),
+  };
+}
