@@ -18,7 +18,7 @@ export { Tensor } from "./src/tensor/tensor.ts";
 export type { DType, TypedArray } from "./src/tensor/dtype.ts";
 export { broadcastShapes, type Shape, ShapeError, sizeOf } from "./src/tensor/shape.ts";
 export { isGradEnabled, noGrad } from "./src/tensor/autograd.ts";
-export { keep, liveTensorCount, tidy } from "./src/tensor/memory.ts";
+export { keep, liveTensorCount, tidy, tidyAsync } from "./src/tensor/memory.ts";
 export { Generator, manualSeed } from "./src/tensor/random.ts";
 export {
   type Backend,

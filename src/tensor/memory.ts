@@ -43,20 +43,50 @@ function collect(result: unknown, into: Set<Tensor>): void {
  * to the enclosing scope.
  */
 export function tidy<T extends Kept>(fn: () => T): T {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
+  const scope = openScope();
   let result: T;
   try {
     result = fn();
   } finally {
-    scopes.pop();
+    closeScope(scope);
   }
+  return settle(scope, result);
+}
+
+/**
+ * `tidy` for async work (a model forward that awaits, a training step). Every tensor
+ * created while `fn` runs is collected, including by other tasks running concurrently,
+ * so give each concurrent job its own sequential loop.
+ */
+export async function tidyAsync<T extends Kept>(fn: () => Promise<T>): Promise<T> {
+  const scope = openScope();
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    closeScope(scope);
+  }
+  return settle(scope, result);
+}
+
+function openScope(): Set<Tensor> {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  return scope;
+}
+
+function closeScope(scope: Set<Tensor>): void {
+  const i = scopes.lastIndexOf(scope);
+  if (i >= 0) scopes.splice(i, 1);
+}
+
+function settle<T extends Kept>(scope: Set<Tensor>, result: T): T {
   const returned = new Set<Tensor>();
   collect(result, returned);
   for (const t of scope) {
     if (!returned.has(t)) t.dispose();
   }
   const parent = scopes[scopes.length - 1];
-  if (parent) { for (const t of returned) if (scope.has(t)) parent.add(t); }
+  if (parent) for (const t of returned) if (scope.has(t)) parent.add(t);
   return result;
 }

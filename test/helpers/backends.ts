@@ -12,5 +12,9 @@ export async function optionalBackend(name: string): Promise<Backend | null> {
 
 /** cpu plus the accelerated backends; null entries are skipped with their name visible. */
 export async function testBackends(): Promise<[string, Backend | null][]> {
-  return [["cpu", getBackend("cpu")], ["webgpu", await optionalBackend("webgpu")]];
+  return [
+    ["cpu", getBackend("cpu")],
+    ["native", await optionalBackend("native")],
+    ["webgpu", await optionalBackend("webgpu")],
+  ];
 }
