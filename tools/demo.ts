@@ -1,0 +1,207 @@
+/**
+ * deno task demo [--out demo-output] [--clip name] [--backend cpu]
+ *
+ * Segments a bundled Ref-Shapes clip (demo/clips/<name>.mp4) for two sentences that refer to
+ * different objects, writes masks and overlay videos, and prints J&F against the bundled
+ * ground truth. `--bundle` (maintainers) rebuilds demo/ from a dataset and a checkpoint.
+ */
+import { join } from "node:path";
+import {
+  checkBackendName,
+  CliError,
+  mustExist,
+  openBackend,
+  parseCli,
+  runCli,
+} from "../src/cli/common.ts";
+import {
+  loadModelForInference,
+  readFolderFrames,
+  readVideoFrames,
+  slug,
+  writeSegmentation,
+} from "../src/pipeline/infer.ts";
+import { segmentClip } from "../src/pipeline/segment.ts";
+import { saveModelWeights } from "../src/pipeline/checkpoint.ts";
+import { evaluateSequence } from "../src/eval/jf.ts";
+import { readPaletteMask, writePaletteMask } from "../src/media/png.ts";
+import { encodeVideo } from "../src/media/video_encode.ts";
+import { readYtvosMeta } from "../src/data/ytvos.ts";
+
+export const HELP = `The DMFormer demo: one bundled video, two sentences, two different objects.
+
+Usage:
+  deno task demo [--out <dir>] [--clip <name>] [--backend <name>]
+
+Options:
+  --out <dir>        output folder (default ./demo-output)
+  --clip <name>      which bundled clip (default: the first in demo/clips/clips.json)
+  --all              run every bundled clip and every sentence, print the mean J&F
+  --backend <name>   cpu (default), native, webgpu, auto
+  -h, --help         this text
+
+Writes <out>/<clip>/<nn-sentence>/{masks/*.png, overlay.mp4, result.json} and prints the
+J&F of each sentence against the bundled ground truth (demo/clips/<clip>/*.png).
+
+Maintainers: rebuild demo/ from a Ref-Shapes tree and a trained run
+  deno run -A tools/demo.ts --bundle --data data/ref-shapes --run runs/ref_shapes_tiny \\
+    --config configs/ref_shapes_tiny.json --videos valid_0001,valid_0007,valid_0012
+
+Examples:
+  deno task demo
+  deno task demo --clip valid_0007 --out /tmp/demo
+`;
+
+interface ClipEntry {
+  name: string;
+  video: string;
+  frames: string[];
+  fps: number;
+  sentences: { text: string; obj_id: number }[];
+}
+
+const DEMO = new URL("../demo/", import.meta.url).pathname;
+
+async function bundle(values: Record<string, unknown>) {
+  const data = values.data as string | undefined, run = values.run as string | undefined;
+  const config = values.config as string | undefined;
+  if (!data || !run || !config) throw new CliError("--bundle needs --data, --run and --config");
+  const videos = String(values.videos ?? "").split(",").filter((v) => v);
+  if (videos.length === 0) throw new CliError("--bundle needs --videos a,b,c");
+  const backend = await openBackend("cpu");
+  const loaded = await loadModelForInference(run, config, backend);
+  await Deno.mkdir(join(DEMO, "clips"), { recursive: true });
+  await saveModelWeights(loaded.model, join(DEMO, "weights.safetensors"), {
+    source: run,
+  });
+  // the bundled config: the training config without dataset paths that only exist locally
+  const trainConfig = JSON.parse(await Deno.readTextFile(config));
+  await Deno.writeTextFile(join(DEMO, "config.json"), JSON.stringify(trainConfig, null, 2) + "\n");
+  const meta = await readYtvosMeta(data, "valid");
+  const entries: ClipEntry[] = [];
+  for (const video of videos) {
+    const v = meta.videos[video];
+    if (!v) throw new CliError(`video ${video} is not in ${data} valid`);
+    const input = await readFolderFrames(`${data}/valid/JPEGImages/${video}`);
+    await encodeVideo(join(DEMO, "clips", `${video}.mp4`), input.frames, { fps: 5, crf: 12 });
+    await Deno.mkdir(join(DEMO, "clips", video), { recursive: true });
+    for (const f of v.frames) {
+      const m = await readPaletteMask(`${data}/valid/Annotations/${video}/${f}.png`);
+      await writePaletteMask(join(DEMO, "clips", video, `${f}.png`), m.width, m.height, m.indices);
+    }
+    entries.push({
+      name: video,
+      video: `${video}.mp4`,
+      frames: v.frames,
+      fps: 5,
+      sentences: Object.values(v.expressions).map((e) => ({
+        text: e.exp,
+        obj_id: Number(e.obj_id),
+      })),
+    });
+  }
+  await Deno.writeTextFile(
+    join(DEMO, "clips", "clips.json"),
+    JSON.stringify(entries, null, 1) + "\n",
+  );
+  console.log(`bundled ${entries.length} clips and the weights into ${DEMO}`);
+}
+
+/** Two sentences about different objects (the first two distinct obj_ids). */
+function pickSentences(entry: ClipEntry, all: boolean) {
+  if (all) return entry.sentences;
+  const out: ClipEntry["sentences"] = [];
+  for (const s of entry.sentences) {
+    if (!out.some((o) => o.obj_id === s.obj_id)) out.push(s);
+    if (out.length === 2) break;
+  }
+  return out;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseCli(args, {
+    out: { type: "string", default: "demo-output" },
+    clip: { type: "string" },
+    all: { type: "boolean" },
+    backend: { type: "string", default: "cpu" },
+    bundle: { type: "boolean" },
+    data: { type: "string" },
+    run: { type: "string" },
+    config: { type: "string" },
+    videos: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (values.bundle) return await bundle(values);
+  checkBackendName(values.backend!);
+  const started = performance.now();
+  await mustExist(join(DEMO, "weights.safetensors"), "demo weights", "file");
+  await mustExist(join(DEMO, "clips", "clips.json"), "demo clip list", "file");
+  const clips: ClipEntry[] = JSON.parse(await Deno.readTextFile(join(DEMO, "clips", "clips.json")));
+  const chosen = values.all
+    ? clips
+    : [values.clip ? clips.find((c) => c.name === values.clip) : clips[0]];
+  if (!chosen[0]) {
+    throw new CliError(
+      `no bundled clip "${values.clip}" (have: ${clips.map((c) => c.name).join(", ")})`,
+    );
+  }
+  const backend = await openBackend(values.backend!);
+  const loaded = await loadModelForInference(
+    join(DEMO, "weights.safetensors"),
+    join(DEMO, "config.json"),
+    backend,
+  );
+  const scores: number[] = [];
+  for (const entry of chosen as ClipEntry[]) {
+    const input = await readVideoFrames(join(DEMO, "clips", entry.video));
+    if (input.frames.length !== entry.frames.length) {
+      throw new Error(
+        `${entry.video}: decoded ${input.frames.length} frames, expected ${entry.frames.length}`,
+      );
+    }
+    input.names = entry.frames;
+    const gts = [];
+    for (const f of entry.frames) {
+      gts.push(await readPaletteMask(join(DEMO, "clips", entry.name, `${f}.png`)));
+    }
+    console.log(
+      `${entry.name}: ${input.frames.length} frames of ${input.frames[0].width}x${
+        input.frames[0].height
+      }`,
+    );
+    const sentences = pickSentences(entry, values.all ?? false);
+    for (let i = 0; i < sentences.length; i++) {
+      const s = sentences[i];
+      const seg = await segmentClip(loaded.model, input.frames, s.text, {
+        tokenizer: loaded.tokenizer,
+        shortSide: loaded.setup.inference.shortSide,
+        windowFrames: loaded.setup.inference.windowFrames,
+        maxLength: loaded.setup.maxTextLength,
+      });
+      const dir = join(values.out!, entry.name, slug(s.text, i));
+      await writeSegmentation(dir, seg, input, {
+        fps: entry.fps,
+        formats: ["mp4"],
+        colorIndex: i + 1,
+      });
+      const gtMasks = gts.map((g) => g.indices.map((v) => (v === s.obj_id ? 1 : 0)));
+      const r = evaluateSequence(seg.masks, gtMasks, seg.width, seg.height);
+      scores.push(r.JF);
+      const area = seg.masks.reduce((a, m) => a + m.reduce((x, y) => x + y, 0), 0) /
+        seg.masks.length;
+      console.log(
+        `  "${s.text}" (object ${s.obj_id}): J&F ${r.JF.toFixed(3)} (J ${r.J.mean.toFixed(3)}, ` +
+          `F ${r.F.mean.toFixed(3)}), ${Math.round(area)} px/frame -> ${dir}`,
+      );
+    }
+  }
+  const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`mean J&F over ${scores.length} sentences: ${mean.toFixed(3)} (${secs} s)`);
+}
+
+if (import.meta.main) await runCli("demo", () => main(Deno.args));
