@@ -8,6 +8,7 @@
  * moments are saved bit for bit, so a resumed run reproduces an uninterrupted one exactly on
  * a deterministic backend (cpu).
  */
+import { tidyAsync } from "../tensor/memory.ts";
 import { join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -131,8 +132,11 @@ export interface StepResult {
   gradNorm: number;
 }
 
-/** One optimisation step: forward, losses, backward, clipping, AdamW update. */
-export async function trainStep(
+/**
+ * One optimisation step: forward, losses, backward, clipping, AdamW update. Every
+ * intermediate tensor is freed when the step ends (GPU memory stays flat).
+ */
+export function trainStep(
   model: DMFormer,
   criterion: SetCriterion,
   optimizer: AdamW,
@@ -140,28 +144,18 @@ export async function trainStep(
   clipMaxNorm: number,
 ): Promise<StepResult> {
   model.train();
-  const out = await model.forward(batch.video, batch.captions, batch.sizes);
-  const result = await criterion.forward(out, batch.targets, batch.subjectLabels);
-  result.total.backward();
-  const params = optimizer.groups.flatMap((g) => g.params);
-  const gradNorm = clipMaxNorm > 0
-    ? await clipGradNorm(params, clipMaxNorm)
-    : await clipGradNorm(params, Infinity);
-  optimizer.step();
-  optimizer.zeroGrad();
-  const losses: Record<string, number> = {};
-  for (const [k, v] of result.losses) losses[k] = await v.item();
-  const total = await result.total.item();
-  disposeAll([out.pred_logits, out.pred_boxes, out.pred_masks, out.subject, result.total]);
-  return { total, losses, gradNorm };
-}
-
-function disposeAll(ts: Tensor[]) {
-  for (const t of ts) {
-    try {
-      t.dispose();
-    } catch { /* already freed */ }
-  }
+  return tidyAsync(async () => {
+    const out = await model.forward(batch.video, batch.captions, batch.sizes);
+    const result = await criterion.forward(out, batch.targets, batch.subjectLabels);
+    result.total.backward();
+    const params = optimizer.groups.flatMap((g) => g.params);
+    const gradNorm = await clipGradNorm(params, clipMaxNorm > 0 ? clipMaxNorm : Infinity);
+    optimizer.step();
+    optimizer.zeroGrad();
+    const losses: Record<string, number> = {};
+    for (const [k, v] of result.losses) losses[k] = await v.item();
+    return { total: await result.total.item(), losses, gradNorm };
+  });
 }
 
 /** lr = initial x gamma^(epoch milestones passed + step milestones passed). */

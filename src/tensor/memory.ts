@@ -24,8 +24,6 @@ export function liveTensorCount(): number {
   return live;
 }
 
-type Kept = Tensor | Tensor[] | Record<string, Tensor> | void | number | string | boolean;
-
 function collect(result: unknown, into: Set<Tensor>): void {
   if (!result || typeof result !== "object") return;
   if ("dispose" in result && "shape" in result) {
@@ -42,7 +40,7 @@ function collect(result: unknown, into: Set<Tensor>): void {
  * (in an array or object too) and those passed to `keep`. Returned tensors move
  * to the enclosing scope.
  */
-export function tidy<T extends Kept>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   const scope = openScope();
   let result: T;
   try {
@@ -58,7 +56,7 @@ export function tidy<T extends Kept>(fn: () => T): T {
  * created while `fn` runs is collected, including by other tasks running concurrently,
  * so give each concurrent job its own sequential loop.
  */
-export async function tidyAsync<T extends Kept>(fn: () => Promise<T>): Promise<T> {
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   const scope = openScope();
   let result: T;
   try {
@@ -80,13 +78,13 @@ function closeScope(scope: Set<Tensor>): void {
   if (i >= 0) scopes.splice(i, 1);
 }
 
-function settle<T extends Kept>(scope: Set<Tensor>, result: T): T {
+function settle<T>(scope: Set<Tensor>, result: T): T {
   const returned = new Set<Tensor>();
   collect(result, returned);
   for (const t of scope) {
     if (!returned.has(t)) t.dispose();
   }
   const parent = scopes[scopes.length - 1];
-  if (parent) for (const t of returned) if (scope.has(t)) parent.add(t);
+  if (parent) { for (const t of returned) if (scope.has(t)) parent.add(t); }
   return result;
 }
