@@ -1,6 +1,5 @@
 import { describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
-import { type Backend, getBackend } from "../src/backend/backend.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { runParity } from "../src/parity/run.ts";
 import {
@@ -10,7 +9,7 @@ import {
 } from "../src/models/dmformer/deformable.ts";
 import { type HostMask, sine1D, sine2D } from "../src/models/dmformer/position_encoding.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
-import { optionalBackend } from "./helpers/backends.ts";
+import { testBackends } from "./helpers/backends.ts";
 import { assertClose } from "./helpers/numeric.ts";
 
 /** Fixture -> whether it needs the msda kernel (a backend without it skips that fixture). */
@@ -24,10 +23,7 @@ const FIXTURES: Record<string, boolean> = {
   feature_resizer: false,
 };
 
-const backends: [string, Backend | null][] = [["cpu", getBackend("cpu")], [
-  "webgpu",
-  await optionalBackend("webgpu"),
-]];
+const backends = await testBackends();
 
 for (const [name, backend] of backends) {
   describe(`deformable-attention fixtures on ${name}`, () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
-import { type Backend, getBackend } from "../src/backend/backend.ts";
+import { getBackend } from "../src/backend/backend.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { mul } from "../src/ops/elementwise.ts";
 import { sum } from "../src/ops/reduce.ts";
@@ -12,13 +12,10 @@ import { CrossModalFPNDecoder, textPositionCode } from "../src/models/dmformer/f
 import { clipSequenceToMaps, mapsToClipSequence } from "../src/models/dmformer/vl_block.ts";
 import { type HostMask, sine1D } from "../src/models/dmformer/position_encoding.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
-import { optionalBackend } from "./helpers/backends.ts";
+import { testBackends } from "./helpers/backends.ts";
 import { assertClose, ints, prod, uniform } from "./helpers/numeric.ts";
 
-const backends: [string, Backend | null][] = [
-  ["cpu", getBackend("cpu")],
-  ["webgpu", await optionalBackend("webgpu")],
-];
+const backends = await testBackends();
 
 for (const [name, backend] of backends) {
   describe(`cross-modal FPN fixture on ${name}`, () => {

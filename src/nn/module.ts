@@ -131,13 +131,11 @@ export class Module {
     for (const s of slots) {
       const src = entries.get(s.name);
       if (!src || src.shape.join() !== s.tensor.shape.join()) continue;
+      // values move into the existing tensor objects, so optimizers and other holders of
+      // these parameters keep working after a load
       const next = toBackendTensor(src, s.tensor.dtype, s.tensor.backend);
-      const wasTrainable = s.tensor.requiresGrad;
-      const old = s.tensor;
-      s.owner[s.key] = s.kind === "param" ? param(next) : buffer(next);
-      if (s.kind === "param") next.requiresGrad = wasTrainable;
-      next.name = s.name;
-      if (old !== next && !(src instanceof Tensor)) old.dispose();
+      if (next !== s.tensor) s.tensor.assign(src instanceof Tensor ? next.detach() : next);
+      s.tensor.name = s.name;
     }
     return report;
   }

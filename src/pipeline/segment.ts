@@ -9,6 +9,8 @@
  * window's activations plus q small logit maps per frame; k* is chosen over the whole video
  * once every window is done (identical to one pass when the video fits in one window).
  */
+import { noGrad } from "../tensor/autograd.ts";
+import { tidyAsync } from "../tensor/memory.ts";
 import type { Backend } from "../backend/backend.ts";
 import { tensor } from "../ops/creation.ts";
 import type { RgbImage } from "../media/frame.ts";
@@ -121,10 +123,8 @@ export async function segmentClip(
   const frameMasks: Float32Array[][] = []; // per frame, q maps of mh * mw
   let mh = 0, mw = 0;
   let subjectSpan: [number, number] = [0, 0];
-  const trainable = model.parameters().map((p) => [p, p.requiresGrad] as const);
   const wasTraining = model.training;
   model.eval();
-  for (const [p] of trainable) p.requiresGrad = false;
   try {
     for (let s = 0; s < T; s += window) {
       const part = frames.slice(s, s + window).map((f) => {
@@ -140,15 +140,27 @@ export async function segmentClip(
         frames: tensor(normalizeFrames(part), [1, t, 3, h, w], { backend }),
         mask: new Uint8Array(t * h * w),
       };
-      const out = await model.forward(video, captions, [[h, w]]);
-      const [logits, boxes, masks] = await Promise.all([
-        out.pred_logits.data(),
-        out.pred_boxes.data(),
-        out.pred_masks.data(),
-      ]);
-      if (s === 0) subjectSpan = out.subjectChoice.spans[0];
-      const k = out.pred_logits.shape[3];
-      [mh, mw] = out.pred_masks.shape.slice(3);
+      // no graph, and every tensor of the window is freed once its values are on the host
+      const { logits, boxes, masks, span, k, maskHW } = await noGrad(() =>
+        tidyAsync(async () => {
+          const out = await model.forward(video, captions, [[h, w]]);
+          const [logits, boxes, masks] = await Promise.all([
+            out.pred_logits.data(),
+            out.pred_boxes.data(),
+            out.pred_masks.data(),
+          ]);
+          return {
+            logits,
+            boxes,
+            masks,
+            span: out.subjectChoice.spans[0],
+            k: out.pred_logits.shape[3],
+            maskHW: out.pred_masks.shape.slice(3),
+          };
+        })
+      );
+      if (s === 0) subjectSpan = span;
+      [mh, mw] = maskHW;
       for (let f = 0; f < t; f++) {
         const sc = new Float32Array(q);
         for (let j = 0; j < q; j++) {
@@ -169,7 +181,6 @@ export async function segmentClip(
       video.frames.dispose();
     }
   } finally {
-    for (const [p, flag] of trainable) p.requiresGrad = flag;
     model.train(wasTraining);
   }
   // k* = argmax over queries of the mean score over frames

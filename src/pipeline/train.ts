@@ -11,7 +11,6 @@
 import { tidyAsync } from "../tensor/memory.ts";
 import { join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
-import type { Tensor } from "../tensor/tensor.ts";
 import { defaultGenerator, manualSeed } from "../tensor/random.ts";
 import { DMFormer } from "../models/dmformer/model.ts";
 import { SetCriterion } from "../models/dmformer/criterion.ts";

@@ -14,15 +14,27 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Runs `fn` without recording operations for autograd. */
+/**
+ * Runs `fn` without recording operations for autograd. An async `fn` keeps recording off
+ * until its promise settles (for that whole time, also for other tasks: the switch is global).
+ */
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = false;
+  let result: T;
   try {
-    return fn();
-  } finally {
+    result = fn();
+  } catch (e) {
     gradEnabled = prev;
+    throw e;
   }
+  if (result instanceof Promise) {
+    return result.finally(() => {
+      gradEnabled = prev;
+    }) as T;
+  }
+  gradEnabled = prev;
+  return result;
 }
 
 /** Nodes reachable from `root`, ordered so every node comes before its inputs' nodes. */

@@ -1,7 +1,8 @@
 import type { Attrs, Kernel } from "../backend.ts";
 import type { TypedArray } from "../../tensor/dtype.ts";
 
-interface Geometry {
+/** Sizes of a conv2d call, shared by the backends' conv kernels. */
+export interface Geometry {
   N: number;
   C: number;
   H: number;
@@ -17,7 +18,7 @@ interface Geometry {
   dilation: [number, number];
 }
 
-function geometry(xShape: readonly number[], wShape: readonly number[], attrs: Attrs): Geometry {
+export function geometry(xShape: readonly number[], wShape: readonly number[], attrs: Attrs): Geometry {
   return {
     N: xShape[0],
     C: xShape[1],

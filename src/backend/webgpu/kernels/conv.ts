@@ -6,41 +6,14 @@ import { assemble } from "../shaders.ts";
 import { consts, gbuf, requireF32 } from "./common.ts";
 import { PANEL, rowsPerGroup, uboGemm, uboRows } from "./matmul.ts";
 import { sumRows } from "./reduce.ts";
+import { type Geometry, geometry } from "../../cpu/conv.ts";
 
 const WG = 64;
-
-interface Geo {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  KH: number;
-  KW: number;
-  OH: number;
-  OW: number;
-  groups: number;
-}
-
-function geo(xShape: readonly number[], wShape: readonly number[], attrs: Attrs): Geo {
-  return {
-    N: xShape[0],
-    C: xShape[1],
-    H: xShape[2],
-    W: xShape[3],
-    O: wShape[0],
-    KH: wShape[2],
-    KW: wShape[3],
-    OH: attrs.outSize[0],
-    OW: attrs.outSize[1],
-    groups: attrs.groups,
-  };
-}
 
 function convPass(
   rt: Runtime,
   mode: number,
-  g: Geo,
+  g: Geometry,
   attrs: Attrs,
   out: KernelOutput | { buf: unknown },
   a: KernelInput,
@@ -75,7 +48,7 @@ function convPipe(rt: Runtime, mode: number, rm: number, split: boolean) {
  */
 function convByGemm(
   rt: Runtime,
-  g: Geo,
+  g: Geometry,
   attrs: Attrs,
   out: KernelOutput,
   x: KernelInput,
@@ -144,20 +117,20 @@ export function convKernels(rt: Runtime): Record<string, Kernel> {
   return {
     conv2d: ([x, w], [out], attrs) => {
       requireF32("conv2d", x, w, out);
-      const g = geo(x.shape, w.shape, attrs);
+      const g = geometry(x.shape, w.shape, attrs);
       if (product(out.shape) === 0) return;
       if (convByGemm(rt, g, attrs, out, x, w)) return;
       convPass(rt, 0, g, attrs, out, w, x, g.O / g.groups, g.OH * g.OW, g.N);
     },
     conv2d_input_grad: ([gy, w], [out], attrs) => {
       requireF32("conv2d_input_grad", gy, w, out);
-      const g = geo(out.shape, w.shape, attrs);
+      const g = geometry(out.shape, w.shape, attrs);
       if (product(out.shape) === 0) return;
       convPass(rt, 1, g, attrs, out, w, gy, g.C / g.groups, g.H * g.W, g.N);
     },
     conv2d_weight_grad: ([x, gy], [out], attrs) => {
       requireF32("conv2d_weight_grad", x, gy, out);
-      const g = geo(x.shape, out.shape, attrs);
+      const g = geometry(x.shape, out.shape, attrs);
       const rows = g.O / g.groups;
       const kc = (g.C / g.groups) * g.KH * g.KW;
       const total = g.N * g.OH * g.OW;
