@@ -44,8 +44,8 @@ export {
   encodeSafetensors,
   loadSafetensors,
   readSafetensors,
-  saveSafetensors,
   SafetensorsFile,
+  saveSafetensors,
 } from "./src/io/safetensors.ts";
 export { extractStateDict, loadPth, readPth } from "./src/io/pth.ts";
 export { BertTokenizer, cleanCaption, nounChunks, positiveMap } from "./src/text/mod.ts";

@@ -29,11 +29,13 @@ function envBackend(): string | undefined {
  * when that backend is asked for.
  */
 export async function registerOptional(): Promise<void> {
-  for (const load of [
-    () => import("./webgpu/mod.ts"),
-    () => import("./native/mod.ts"),
-    () => import("./cuda/mod.ts"),
-  ]) {
+  for (
+    const load of [
+      () => import("./webgpu/mod.ts"),
+      () => import("./native/mod.ts"),
+      () => import("./cuda/mod.ts"),
+    ]
+  ) {
     try {
       await load();
     } catch {

@@ -208,7 +208,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
     const bad = report.missing.length + report.unexpected.length + report.mismatched.length;
     say(`init: loaded ${config.init.path}${bad ? ` (${describeReport(report)})` : ""}`);
   }
-  // weights first: loadStateDict replaces parameter tensors, the optimizer must see the new ones
+  // weights first, then the optimizer over the (loaded) parameters
   const loaded = opts.resume ? await loadCheckpoint(opts.resume, model, null) : null;
   const optimizer = new AdamW(parameterGroups(model, config), {
     weightDecay: config.schedule.weightDecay,

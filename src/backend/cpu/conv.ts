@@ -18,7 +18,11 @@ export interface Geometry {
   dilation: [number, number];
 }
 
-export function geometry(xShape: readonly number[], wShape: readonly number[], attrs: Attrs): Geometry {
+export function geometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  attrs: Attrs,
+): Geometry {
   return {
     N: xShape[0],
     C: xShape[1],
