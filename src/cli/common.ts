@@ -29,9 +29,6 @@ export function checkBackendName(name: string): void {
 export async function openBackend(name: string): Promise<Backend> {
   checkBackendName(name);
   try {
-    // a non-literal specifier: the optional backend is loaded (and type-checked) only on demand
-    const nativeModule = "../backend/native/mod.ts";
-    if (name === "native") await import(nativeModule);
     return await selectBackendByName(name);
   } catch (error) {
     throw new CliError(`backend "${name}" is not available here: ${firstLine(error)}`);

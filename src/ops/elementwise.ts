@@ -1,5 +1,5 @@
 import { type DType, isFloat, promote } from "../tensor/dtype.ts";
-import { broadcastShapes, type Shape } from "../tensor/shape.ts";
+import { broadcastShapes } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { apply1 } from "./dispatch.ts";
 import { defineOp, type TestDomain } from "./registry.ts";
@@ -230,15 +230,11 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** Clamps into [lo, hi]; gradient passes where lo <= x <= hi (like torch.clamp). */
 export function clamp(x: Tensor, lo?: TensorLike, hi?: TensorLike): Tensor {
   let y = x;
-  if (lo !== undefined) y = where(lt(y, lo), typeof lo === "number" ? lo : lo, y);
+  if (lo !== undefined) y = where(lt(y, lo), lo, y);
   if (hi !== undefined) y = where(gt(y, hi), hi, y);
   return y;
 }
 
 export function square(x: Tensor): Tensor {
   return mul(x, x);
-}
-
-export function shapeOfBroadcast(...shapes: Shape[]): number[] {
-  return broadcastShapes("broadcast", ...shapes);
 }

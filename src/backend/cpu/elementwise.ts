@@ -1,7 +1,7 @@
 import type { Kernel } from "../backend.ts";
 import { BINARY, UNARY } from "../../ops/elementwise_table.ts";
 import { castScalar, type TypedArray } from "../../tensor/dtype.ts";
-import { broadcastStrides, shapesEqual, stridesOf } from "../../tensor/shape.ts";
+import { broadcastStrides, shapesEqual } from "../../tensor/shape.ts";
 import { walk } from "./iter.ts";
 
 function unaryKernel(f: (x: number) => number): Kernel {
@@ -149,5 +149,3 @@ export const elementwiseKernels: Record<string, Kernel> = {
   strided_copy: stridedCopy,
   strided_scatter: stridedScatter,
 };
-
-export { stridesOf };

@@ -1,5 +1,3 @@
-import { hungarian } from "./hungarian.ts";
-
 export interface MatcherCosts {
   costClass: number;
   costBbox: number;
@@ -139,13 +137,4 @@ export function argminSlot(costs: ClipCosts): number {
   let best = 0;
   for (let s = 1; s < costs.total.length; s++) if (costs.total[s] < costs.total[best]) best = s;
   return best;
-}
-
-/**
- * A true one-to-one matcher for clips with several objects (multi-object datasets):
- * cost[s][o] per query slot s and object o, solved with the Hungarian algorithm.
- * Returns [slot, object] pairs.
- */
-export function hungarianMatch(cost: number[][]): [number, number][] {
-  return hungarian(cost);
 }
