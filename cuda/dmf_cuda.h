@@ -161,6 +161,17 @@ DMFC_API int dmfc_msda_backward(const int64_t* dims, const int64_t* levels, uint
                                 uint64_t loc, uint64_t attn, uint64_t gout, uint64_t gvalue,
                                 uint64_t gloc, uint64_t gattn);
 
+/* ---- norm.cu ------------------------------------------------------------------------- */
+/* layer_norm / group_norm over x viewed as [n, groups, cg, hw] (geom holds those four): each
+ * (n, g) row of cg * hw values is normalised; element (k, h) of group g uses channel
+ * g * cg + k of w / b (0: no affine). mean and rstd hold one value per row. The backward
+ * writes dx and, unless dw is 0, dw and db. */
+DMFC_API int dmfc_norm_forward(const int64_t* geom, double eps, uint64_t x, uint64_t w,
+                               uint64_t b, uint64_t y, uint64_t mean, uint64_t rstd);
+DMFC_API int dmfc_norm_backward(const int64_t* geom, uint64_t gy, uint64_t x, uint64_t mean,
+                                uint64_t rstd, uint64_t w, uint64_t dx, uint64_t dw,
+                                uint64_t db);
+
 /* ---- matmul.cu ----------------------------------------------------------------------- */
 /* out[b] (M x N) = op(a[b]) op(b[b]); a[b] is [M, K] ([K, M] when trans_a), b[b] is [K, N]
  * ([N, K] when trans_b); batch index b walks bshape, operand offsets from sa / sb (elements);

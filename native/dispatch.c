@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dmf.h"
 
@@ -19,6 +20,23 @@ static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define LOCK() pthread_mutex_lock(&big_lock)
 #define UNLOCK() pthread_mutex_unlock(&big_lock)
+
+void dmf_lock(void) { LOCK(); }
+void dmf_unlock(void) { UNLOCK(); }
+
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+void dmf_advise_huge(void *p, int64_t bytes) {
+#ifdef MADV_HUGEPAGE
+  if (bytes < 8 * (int64_t)HUGE_PAGE) return;
+  const uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  const uintptr_t e = ((uintptr_t)p + (uintptr_t)bytes) & ~(HUGE_PAGE - 1);
+  if (e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
 
 /* Below this many multiply-adds (or elements for memory-bound ops) a call stays on one thread. */
 #define PAR_FLOPS (1 << 18)
@@ -181,6 +199,7 @@ DMF_EXPORT void dmf_matmul(const float *a, const float *b, float *c, const int64
   j.sb = meta + 6 + 2 * j.brank;
   j.batch = 1;
   for (int d = 0; d < j.brank; d++) j.batch *= j.bshape[d];
+  dmf_advise_huge(c, j.batch * j.g.M * j.g.N * (int64_t)sizeof(float));
   j.g.A = a;
   j.g.lda = j.g.transA ? j.g.M : j.g.K;
   j.g.B = b;
@@ -339,6 +358,7 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
 DMF_EXPORT void dmf_conv2d(const float *x, const float *w, float *y, const int64_t *meta) {
   LOCK();
   const geom g = read_geom(meta);
+  dmf_advise_huge(y, g.N * g.O * g.OH * g.OW * (int64_t)sizeof(float));
   conv_forward(&g, x, w, y);
   UNLOCK();
 }
@@ -474,6 +494,7 @@ DMF_EXPORT void dmf_binary(int op, const float *a, const float *b, void *o, cons
     j.sb[d] = meta[1 + 2 * j.rank + d];
     total *= j.shape[d];
   }
+  dmf_advise_huge(o, total * (int64_t)j.osize);
   if (total > 0) {
     const int T = dmf_threads();
     const int64_t par = total >= PAR_ELEMS && T > 1 ? 4 * T : 1;
@@ -512,6 +533,7 @@ static void un_task(void *ctx, int64_t t, int tid) {
 DMF_EXPORT void dmf_unary(int op, const float *a, void *o, int64_t n) {
   LOCK();
   un_job j = {op, a, o, op >= UN_FIRST_PREDICATE ? 1 : 4, n, n};
+  dmf_advise_huge(o, n * (int64_t)j.osize);
   const int T = dmf_threads();
   /* transcendental ops pay off from fewer elements than plain arithmetic */
   if (n >= PAR_ELEMS / 4 && T > 1) j.chunk = round_up((n + 4 * T - 1) / (4 * T), 64);
@@ -588,6 +610,7 @@ static void sm_task(void *ctx, int64_t t, int tid) {
 DMF_EXPORT void dmf_softmax(int log, const float *x, float *o, int64_t rows, int64_t n) {
   LOCK();
   sm_job j = {log, x, o, rows, n, rows};
+  dmf_advise_huge(o, rows * n * (int64_t)sizeof(float));
   const int T = dmf_threads();
   if (rows * n >= PAR_ELEMS / 4 && rows >= 2 && T > 1) {
     const int64_t parts = rows < 4 * T ? rows : 4 * T;
@@ -726,6 +749,7 @@ DMF_EXPORT void dmf_strided_copy(const void *src, void *dst, int64_t es, const i
     UNLOCK();
     return;
   }
+  dmf_advise_huge(dst, total * es);
   if (j.rank == 0) {
     j.rank = 1;
     j.shape[0] = 1;

@@ -105,4 +105,58 @@ void dmf_pool_set_threads(int n);
 float *dmf_ws_a(int tid);
 float *dmf_ws_b(int tid);
 
+/* The library-wide lock every exported entry point holds (dispatch.c): the pool and the
+ * workspaces are shared, and Deno workers may call in from several threads. */
+void dmf_lock(void);
+void dmf_unlock(void);
+
+/* Asks for transparent huge pages on a large output before it is first written (dispatch.c):
+ * a fresh multi-megabyte typed array is otherwise faulted in 4 KiB pages, which costs more
+ * than the kernel that fills it. A no-op for small buffers and where unsupported. */
+void dmf_advise_huge(void *p, int64_t bytes);
+
+/* Below this many elements of work a call stays on the calling thread. */
+#define DMF_PAR_ELEMS (1 << 15)
+
+/* Runs fn over [0, ntasks) on the pool, or inline when `work` (elements) is small. */
+static inline void dmf_parallel(dmf_task_fn fn, void *ctx, int64_t ntasks, int64_t work) {
+  if (ntasks <= 1 || work < DMF_PAR_ELEMS || dmf_threads() == 1) {
+    for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
+  } else {
+    dmf_pool_run(fn, ctx, ntasks);
+  }
+}
+
+/* Items per task when n items are split into about 4 tasks per thread. */
+static inline int64_t dmf_chunk(int64_t n) {
+  const int64_t parts = 4 * (int64_t)dmf_threads();
+  return n < parts ? 1 : (n + parts - 1) / parts;
+}
+
+/* Copies one element of es bytes. */
+static inline void dmf_copy_el(void *d, const void *s, int64_t es) {
+  switch (es) {
+    case 4: *(uint32_t *)d = *(const uint32_t *)s; break;
+    case 1: *(uint8_t *)d = *(const uint8_t *)s; break;
+    case 8: *(uint64_t *)d = *(const uint64_t *)s; break;
+    default: for (int64_t i = 0; i < es; i++) ((uint8_t *)d)[i] = ((const uint8_t *)s)[i]; break;
+  }
+}
+
+/* Normalises an index into [0, n) (negative counts from the end); -1 when out of range. */
+static inline int64_t dmf_index(int32_t i, int64_t n) {
+  const int64_t j = i < 0 ? (int64_t)i + n : (int64_t)i;
+  return j >= 0 && j < n ? j : -1;
+}
+
+/* LayerNorm / GroupNorm (norm.c) over x viewed as [n, groups, cg, hw] (geom holds those four):
+ * each (n, g) row of cg * hw values is normalised; element (k, h) of group g uses channel
+ * g * cg + k of w / b (NULL: no affine). mean / rstd hold one value per row. Backward writes dx
+ * and, when dw and db are set, the parameter gradients. */
+DMF_EXPORT void dmf_norm_forward(const float *x, const float *w, const float *b, float *y,
+                                 float *mean, float *rstd, const int64_t *geom, double eps);
+DMF_EXPORT void dmf_norm_backward(const float *gy, const float *x, const float *mean,
+                                  const float *rstd, const float *w, float *dx, float *dw,
+                                  float *db, const int64_t *geom);
+
 #endif

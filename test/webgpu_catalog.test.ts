@@ -355,6 +355,30 @@ const DIFF: Record<string, Diff> = {
     tol: ACCUM,
     grad: true,
   },
+  layer_norm: {
+    // 300 rows of 97 (a thread per row on CPU adapters; two splits of the weight gradient),
+    // 3 rows of 1500 (a workgroup per row), rows of one element
+    inputs: [r([300, 97], 2, 4), r([97], 0.5, 1.5), r([97]), r([3, 1500], -3, 3), r([5, 1, 1])],
+    run: (x, w, b, xl, x1) => [
+      T.layerNorm(x, [97], w, b),
+      T.layerNorm(x, [97], null, b),
+      T.layerNorm(xl, [1500], null, null, 1e-6),
+      T.layerNorm(x1, [1, 1]),
+    ],
+    tol: ACCUM,
+    grad: true,
+  },
+  group_norm: {
+    inputs: [r([3, 6, 5, 7], 2, 4), r([6], 0.5, 1.5), r([6]), r([2, 4, 1, 1]), r([1, 2, 30, 41])],
+    run: (x, w, b, x1, xl) => [
+      T.groupNorm(x, 3, w, b),
+      T.groupNorm(x, 2, w),
+      T.groupNorm(x1, 4),
+      T.groupNorm(xl, 1),
+    ],
+    tol: ACCUM,
+    grad: true,
+  },
 };
 
 let gpuBackend: Backend | undefined;

@@ -5,9 +5,11 @@
         [--budget S] [--filter REGEX] [--threads 2]
 
 Same suite and case names, shapes and timing rules as tools/bench.ts (tools/bench/*.ts),
-float32 on the CPU with torch.set_num_threads(2). MSDA uses the pure-PyTorch grid_sample
-formulation of the reference's CPU path (ms_deform_attn_core_pytorch). Writes the
-BenchReport JSON schema of tools/bench/types.ts with one backend named "torch".
+float32 on the CPU with torch.set_num_threads(2). Blocks and the whole model run the PyTorch
+mirror of our DMFormer (tools/torch_dmformer.py: same parameter names, same computation,
+checked by tools/check_torch_mirror.ts); MSDA uses the pure-PyTorch grid_sample formulation
+of the reference's CPU path (ms_deform_attn_core_pytorch). Writes the BenchReport JSON schema
+of tools/bench/types.ts with one backend named "torch".
 Needs python3-torch (Debian: apt-get install -y python3-torch); never needed by the tests.
 Exit code 3 means torch cannot be imported.
 """
@@ -24,11 +26,14 @@ import time
 
 try:
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 except Exception as e:  # noqa: BLE001
     print(f"bench_torch: cannot import torch: {e}", file=sys.stderr)
     sys.exit(3)
+
+# the PyTorch mirror of our model (same names, same computation; tools/check_torch_mirror.ts)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_dmformer as tdm  # noqa: E402
 
 F32 = 4
 
@@ -40,6 +45,20 @@ ENCODER_QUICK = dict(n=1, levels=[(6, 8), (3, 4), (2, 2), (1, 1)], d=32, heads=4
                      dffn=64)
 SWIN = dict(frames=5, height=360, width=640, patch=4, dim=96, heads=3, window=7, mlp=4)
 SWIN_QUICK = dict(frames=1, height=32, width=48, patch=4, dim=16, heads=2, window=7, mlp=4)
+SWIN_BACKBONE = dict(frames=5, height=360, width=640, dim=96, depths=[2, 2, 6, 2],
+                     heads=[3, 6, 12, 24])
+SWIN_BACKBONE_QUICK = dict(frames=1, height=64, width=96, dim=16, depths=[2, 2, 2, 2],
+                           heads=[1, 2, 2, 4])
+# tools/bench/blocks.ts FPN / FPN_QUICK
+FPN = dict(t=5, sizes=[(90, 160), (45, 80), (23, 40), (12, 20)], stage1=96, d=256, mask_dim=256,
+           dff=2048, heads=8, groups=8, sr=[8, 4, 2, 1], words=12)
+FPN_QUICK = dict(t=1, sizes=[(8, 12), (4, 6), (2, 3), (1, 2)], stage1=16, d=32, mask_dim=32,
+                 dff=64, heads=4, groups=8, sr=[2, 2, 1, 1], words=4)
+# tools/bench/model.ts INFER / TRAIN clips (b clips of t frames, caption tokens, padding)
+INFER = dict(b=1, t=5, h=360, w=640, tokens=12, pad=20)
+INFER_QUICK = dict(b=1, t=1, h=64, w=64, tokens=6, pad=8)
+TRAIN = dict(b=1, t=2, h=128, w=224, tokens=10, pad=16)
+TRAIN_QUICK = dict(b=1, t=2, h=64, w=64, tokens=6, pad=8)
 
 
 def tokens(e):
@@ -68,6 +87,39 @@ def swin_stage1_flops(s):
     return embed + 2 * (attn + mlp)
 
 
+def swin_flops(frames, h, w, dim=96, depths=(2, 2, 6, 2)):
+    """Whole Swin backbone (shapes.ts swinFlops): patch embed, blocks, patch merging."""
+    total = 2 * frames * math.ceil(h / 4) * math.ceil(w / 4) * dim * 3 * 16
+    gh, gw, c = math.ceil(h / 4), math.ceil(w / 4), dim
+    for s, depth in enumerate(depths):
+        windows = frames * math.ceil(gh / 7) * math.ceil(gw / 7)
+        tok = frames * gh * gw
+        total += depth * (window_attention_flops(windows, 49, c) + 2 * 2 * tok * c * 4 * c)
+        if s < len(depths) - 1:
+            gh, gw = math.ceil(gh / 2), math.ceil(gw / 2)
+            total += 2 * frames * gh * gw * 4 * c * 2 * c
+            c *= 2
+    return total
+
+
+def fpn_flops(f):
+    """Multiply-add flops of the FPN decoder as built (blocks.ts fpnFlops)."""
+    d, t, lw = f["d"], f["t"], f["words"]
+    total = 0
+    for i, (h, w) in enumerate(f["sizes"]):
+        tok = t * h * w
+        cin = f["stage1"] if i == 0 else d
+        s = f["sr"][i]
+        tok_s = t * int(h / s) * int(w / s) if s > 1 else tok
+        total += 2 * tok * cin * d
+        total += 4 * 2 * tok_s * d * d + 2 * 2 * tok_s * tok_s * d
+        total += 2 * 2 * tok * d * d + 2 * 2 * lw * d * d + 2 * 2 * tok * lw * d
+        total += 2 * 2 * tok * d * f["dff"]
+        total += 2 * tok * d * d * 9
+    h0, w0 = f["sizes"][0]
+    return total + 2 * t * h0 * w0 * d * f["mask_dim"] * 9
+
+
 def msda_point_channels(e):
     return e["n"] * tokens(e) * e["d"] * len(e["levels"]) * e["points"]
 
@@ -82,203 +134,6 @@ def encoder_layer_flops(e):
 
 def shape_str(*dims):
     return "[" + ", ".join(str(d) for d in dims) + "]"
-
-
-# ---- model pieces -------------------------------------------------------------------------
-
-def ms_deform_attn_core_pytorch(value, spatial_shapes, sampling_locations, attention_weights):
-    """The reference's CPU path (Deformable DETR, models/ops/functions/ms_deform_attn_func.py)."""
-    N_, S_, M_, D_ = value.shape
-    _, Lq_, M_, L_, P_, _ = sampling_locations.shape
-    value_list = value.split([H_ * W_ for H_, W_ in spatial_shapes], dim=1)
-    sampling_grids = 2 * sampling_locations - 1
-    sampling_value_list = []
-    for lid_, (H_, W_) in enumerate(spatial_shapes):
-        value_l_ = value_list[lid_].flatten(2).transpose(1, 2).reshape(N_ * M_, D_, H_, W_)
-        sampling_grid_l_ = sampling_grids[:, :, :, lid_].transpose(1, 2).flatten(0, 1)
-        sampling_value_l_ = F.grid_sample(value_l_, sampling_grid_l_, mode="bilinear",
-                                          padding_mode="zeros", align_corners=False)
-        sampling_value_list.append(sampling_value_l_)
-    attention_weights = attention_weights.transpose(1, 2).reshape(N_ * M_, 1, Lq_, L_ * P_)
-    output = (torch.stack(sampling_value_list, dim=-2).flatten(-2) * attention_weights) \
-        .sum(-1).view(N_, M_ * D_, Lq_)
-    return output.transpose(1, 2).contiguous()
-
-
-class MSDeformAttn(nn.Module):
-    def __init__(self, d_model, n_levels, n_heads, n_points):
-        super().__init__()
-        self.n_levels, self.n_heads, self.n_points = n_levels, n_heads, n_points
-        self.sampling_offsets = nn.Linear(d_model, n_heads * n_levels * n_points * 2)
-        self.attention_weights = nn.Linear(d_model, n_heads * n_levels * n_points)
-        self.value_proj = nn.Linear(d_model, d_model)
-        self.output_proj = nn.Linear(d_model, d_model)
-        nn.init.constant_(self.sampling_offsets.weight, 0.0)
-        thetas = torch.arange(n_heads, dtype=torch.float32) * (2.0 * math.pi / n_heads)
-        grid = torch.stack([thetas.cos(), thetas.sin()], -1)
-        grid = (grid / grid.abs().max(-1, keepdim=True)[0]).view(n_heads, 1, 1, 2) \
-            .repeat(1, n_levels, n_points, 1)
-        for i in range(n_points):
-            grid[:, :, i, :] *= i + 1
-        with torch.no_grad():
-            self.sampling_offsets.bias = nn.Parameter(grid.view(-1))
-        nn.init.constant_(self.attention_weights.weight, 0.0)
-        nn.init.constant_(self.attention_weights.bias, 0.0)
-        nn.init.xavier_uniform_(self.value_proj.weight)
-        nn.init.xavier_uniform_(self.output_proj.weight)
-
-    def forward(self, query, reference_points, input_flatten, spatial_shapes):
-        N, Lq, C = query.shape
-        S = input_flatten.shape[1]
-        M, L, P = self.n_heads, self.n_levels, self.n_points
-        value = self.value_proj(input_flatten).view(N, S, M, C // M)
-        offsets = self.sampling_offsets(query).view(N, Lq, M, L, P, 2)
-        aw = F.softmax(self.attention_weights(query).view(N, Lq, M, L * P), -1) \
-            .view(N, Lq, M, L, P)
-        shapes = torch.tensor(spatial_shapes, dtype=torch.float32)
-        normalizer = torch.stack([shapes[:, 1], shapes[:, 0]], -1)
-        loc = reference_points[:, :, None, :, None, :] \
-            + offsets / normalizer[None, None, None, :, None, :]
-        return self.output_proj(ms_deform_attn_core_pytorch(value, spatial_shapes, loc, aw))
-
-
-class EncoderLayer(nn.Module):
-    def __init__(self, e):
-        super().__init__()
-        d = e["d"]
-        self.self_attn = MSDeformAttn(d, len(e["levels"]), e["heads"], e["points"])
-        self.norm1 = nn.LayerNorm(d)
-        self.linear1 = nn.Linear(d, e["dffn"])
-        self.linear2 = nn.Linear(e["dffn"], d)
-        self.norm2 = nn.LayerNorm(d)
-
-    def forward(self, src, pos, ref, shapes):
-        src = self.norm1(src + self.self_attn(src + pos, ref, src, shapes))
-        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
-
-
-def reference_points(shapes, n):
-    refs = []
-    for h, w in shapes:
-        ry, rx = torch.meshgrid(torch.linspace(0.5, h - 0.5, h), torch.linspace(0.5, w - 0.5, w),
-                                indexing="ij")
-        refs.append(torch.stack([rx.reshape(-1) / w, ry.reshape(-1) / h], -1))
-    ref = torch.cat(refs, 0)[None].expand(n, -1, -1)
-    return ref[:, :, None].expand(-1, -1, len(shapes), -1).contiguous()
-
-
-def relative_position_index(ws):
-    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij"))
-    flat = torch.flatten(coords, 1)
-    rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
-    rel[:, :, 0] += ws - 1
-    rel[:, :, 1] += ws - 1
-    rel[:, :, 0] *= 2 * ws - 1
-    return rel.sum(-1)
-
-
-def shift_mask(hp, wp, ws, s):
-    img = torch.zeros((1, hp, wp, 1))
-    cnt = 0
-    for hs in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
-        for wsl in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
-            img[:, hs, wsl, :] = cnt
-            cnt += 1
-    win = window_partition(img, ws).view(-1, ws * ws)
-    mask = win.unsqueeze(1) - win.unsqueeze(2)
-    return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
-
-
-def window_partition(x, ws):
-    B, H, W, C = x.shape
-    x = x.view(B, H // ws, ws, W // ws, ws, C)
-    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws, ws, C)
-
-
-def window_reverse(windows, ws, H, W):
-    B = int(windows.shape[0] / (H * W / ws / ws))
-    x = windows.view(B, H // ws, W // ws, ws, ws, -1)
-    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(B, H, W, -1)
-
-
-class WindowAttention(nn.Module):
-    def __init__(self, dim, ws, heads):
-        super().__init__()
-        self.heads = heads
-        self.scale = (dim // heads) ** -0.5
-        self.relative_position_bias_table = nn.Parameter(
-            torch.randn((2 * ws - 1) ** 2, heads) * 0.02)
-        self.register_buffer("relative_position_index", relative_position_index(ws))
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x, mask):
-        B_, N, C = x.shape
-        qkv = self.qkv(x).reshape(B_, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
-        attn = q @ k.transpose(-2, -1)
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)] \
-            .view(N, N, -1).permute(2, 0, 1)
-        attn = attn + bias.unsqueeze(0)
-        if mask is not None:
-            nW = mask.shape[0]
-            attn = attn.view(B_ // nW, nW, self.heads, N, N) + mask.unsqueeze(1).unsqueeze(0)
-            attn = attn.view(-1, self.heads, N, N)
-        x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(B_, N, C)
-        return self.proj(x)
-
-
-class SwinBlock(nn.Module):
-    def __init__(self, dim, heads, ws, shift, mlp):
-        super().__init__()
-        self.ws, self.shift = ws, shift
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = WindowAttention(dim, ws, heads)
-        self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp), nn.GELU(), nn.Linear(dim * mlp, dim))
-
-    def forward(self, x, H, W, mask):
-        B, _, C = x.shape
-        ws, s = self.ws, self.shift
-        shortcut = x
-        x = self.norm1(x).view(B, H, W, C)
-        pad_r, pad_b = (ws - W % ws) % ws, (ws - H % ws) % ws
-        x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-        Hp, Wp = H + pad_b, W + pad_r
-        if s > 0:
-            x = torch.roll(x, shifts=(-s, -s), dims=(1, 2))
-        windows = window_partition(x, ws).view(-1, ws * ws, C)
-        out = self.attn(windows, mask if s > 0 else None).view(-1, ws, ws, C)
-        x = window_reverse(out, ws, Hp, Wp)
-        if s > 0:
-            x = torch.roll(x, shifts=(s, s), dims=(1, 2))
-        x = x[:, :H, :W, :].contiguous().view(B, H * W, C)
-        x = shortcut + x
-        return x + self.mlp(self.norm2(x))
-
-
-class SwinStage1(nn.Module):
-    """Patch embed (conv 4x4/4 + LayerNorm) and the two blocks of Swin-T stage 1."""
-
-    def __init__(self, s):
-        super().__init__()
-        self.s = s
-        self.proj = nn.Conv2d(3, s["dim"], s["patch"], s["patch"])
-        self.norm = nn.LayerNorm(s["dim"])
-        ws = s["window"]
-        self.blocks = nn.ModuleList(
-            [SwinBlock(s["dim"], s["heads"], ws, 0 if k % 2 == 0 else ws // 2, s["mlp"])
-             for k in range(2)])
-        g = swin_grid(s)
-        self.register_buffer("mask", shift_mask(g["hp"], g["wp"], ws, ws // 2))
-
-    def forward(self, images):
-        x = self.proj(images)
-        B, C, H, W = x.shape
-        x = self.norm(x.flatten(2).transpose(1, 2))
-        for blk in self.blocks:
-            x = blk(x, H, W, self.mask)
-        return x.view(B, H, W, C).permute(0, 3, 1, 2).contiguous()
 
 
 # ---- cases ---------------------------------------------------------------------------------
@@ -366,13 +221,13 @@ def kernels(quick):
 
     def fwd():
         v, l, w = make(False)
-        return dict(run=lambda: ms_deform_attn_core_pytorch(v, e["levels"], l, w), no_grad=True)
+        return dict(run=lambda: tdm.ms_deform_attn_core_pytorch(v, e["levels"], l, w), no_grad=True)
 
     def fwd_bwd():
         leaves = make(True)
         g = torch.randn(e["n"], S, M * D)
         return dict(reset=lambda: clear_grads(leaves),
-                    run=lambda: ms_deform_attn_core_pytorch(
+                    run=lambda: tdm.ms_deform_attn_core_pytorch(
                         leaves[0], e["levels"], leaves[1], leaves[2]).backward(g))
     cases = [
         Case("msda forward", shape, fwd, flops=8 * pc,
@@ -386,9 +241,9 @@ def kernels(quick):
     flops = window_attention_flops(g["windows"], n, s["dim"])
 
     def wmake(grad):
-        mod = WindowAttention(s["dim"], s["window"], s["heads"])
+        mod = tdm.WindowAttention(s["dim"], s["window"], s["heads"])
         x = torch.randn(g["windows"], n, s["dim"], requires_grad=grad)
-        mask = shift_mask(g["hp"], g["wp"], s["window"], s["window"] // 2)
+        mask = tdm.shift_attn_mask(g["hp"], g["wp"], s["window"], s["window"] // 2)
         return mod, x, mask
 
     def wfwd():
@@ -411,35 +266,129 @@ def blocks(quick):
     s = SWIN_QUICK if quick else SWIN
 
     def swin():
-        mod = SwinStage1(s).eval()
+        # stage 1 alone: a one-stage Swin (no merging), its output not normalised
+        mod = tdm.SwinTransformer(s["patch"], s["dim"], [2], [s["heads"]], s["window"], s["mlp"],
+                                  0.0).eval()
         x = torch.randn(s["frames"], 3, s["height"], s["width"])
+        return dict(run=lambda: mod(x), no_grad=True)
+    sb = SWIN_BACKBONE_QUICK if quick else SWIN_BACKBONE
+
+    def backbone():
+        mod = tdm.SwinTransformer(embed_dim=sb["dim"], depths=sb["depths"],
+                                  heads=sb["heads"]).eval()
+        x = torch.randn(sb["frames"], 3, sb["height"], sb["width"])
         return dict(run=lambda: mod(x), no_grad=True)
     e = ENCODER_QUICK if quick else ENCODER
     S = tokens(e)
 
     def enc():
-        mod = EncoderLayer(e).eval()
+        mod = tdm.DeformableTransformerEncoderLayer(e["d"], e["dffn"], 0.0, len(e["levels"]),
+                                                    e["heads"], e["points"]).eval()
         src, pos = torch.randn(e["n"], S, e["d"]), torch.randn(e["n"], S, e["d"])
-        ref = reference_points(e["levels"], e["n"])
-        return dict(run=lambda: mod(src, pos, ref, e["levels"]), no_grad=True)
+        ref = tdm.encoder_reference_points(e["levels"], torch.ones(e["n"], len(e["levels"]), 2))
+        return dict(run=lambda: mod(src, pos, ref, e["levels"], None), no_grad=True)
+    f = FPN_QUICK if quick else FPN
+
+    def fpn():
+        d = f["d"]
+        mod = tdm.CrossModalFPNDecoder([f["stage1"], d, d, d], d, f["mask_dim"], f["dff"],
+                                       f["heads"], f["groups"], f["sr"], 0.0).eval()
+        h0, w0 = f["sizes"][0]
+        stage1 = torch.randn(f["t"], f["stage1"], h0, w0)
+        memory = [torch.randn(f["t"], d, h, w) for h, w in f["sizes"][1:]]
+        masks = [torch.zeros(f["t"], h, w, dtype=torch.bool) for h, w in f["sizes"]]
+        poses = [torch.randn(f["t"], d, h, w) for h, w in f["sizes"]]
+        text = torch.randn(1, f["words"], d)
+        text_mask = torch.zeros(1, f["words"], dtype=torch.bool)
+        return dict(run=lambda: mod(stage1, memory, masks, poses, text, text_mask, f["t"]),
+                    no_grad=True)
     levels = "/".join(f"{h}x{w}" for h, w in e["levels"])
+    h0, w0 = f["sizes"][0]
     return [
         Case("swin-t stage 1",
              f"{shape_str(s['frames'], 3, s['height'], s['width'])} -> {s['dim']} ch, 2 blocks",
              swin, flops=swin_stage1_flops(s)),
+        Case("swin-t backbone",
+             f"{shape_str(sb['frames'], 3, sb['height'], sb['width'])} -> 4 stages, "
+             + "/".join(str(x) for x in sb["depths"]) + " blocks",
+             backbone, flops=swin_flops(sb["frames"], sb["height"], sb["width"], sb["dim"],
+                                        sb["depths"])),
         Case("deformable encoder layer",
              f"{shape_str(e['n'], S, e['d'])} {levels} d_ffn {e['dffn']}", enc,
              flops=encoder_layer_flops(e)),
-        Case("cross-modal fpn", "", None,
-             skip="not ported to tools/bench_torch.py (needs the reference's "
-                  "VisionLanguageBlock)"),
+        Case("cross-modal fpn",
+             f"{shape_str(f['t'], f['stage1'], h0, w0)} + 3 memory maps of {f['d']} ch, "
+             f"{f['words']} words", fpn, flops=fpn_flops(f)),
     ]
 
 
+# ---- whole model (tools/bench/model.ts) ----------------------------------------------------
+
+def captions(c, vocab):
+    """[CLS] ids... [SEP] then padding; chunks 1 = tokens 1-2 and 2 = tokens 4-5."""
+    ids = torch.zeros(c["b"], c["pad"], dtype=torch.long)
+    mask = torch.zeros(c["b"], c["pad"], dtype=torch.long)
+    for k in range(c["tokens"]):
+        ids[:, k] = (101 if k == 0 else 102 if k == c["tokens"] - 1 else 1000 + 37 * k) % vocab
+        mask[:, k] = 1
+    maps = [{1: (1, 2), 2: (4, 5)} for _ in range(c["b"])]
+    return ids, mask, maps
+
+
+def clip_inputs(c, vocab):
+    frames = torch.randn(c["b"], c["t"], 3, c["h"], c["w"])
+    pad = torch.zeros(c["b"], c["t"], c["h"], c["w"], dtype=torch.bool)
+    ids, mask, maps = captions(c, vocab)
+    return (frames, pad, ids, mask, maps, [(c["h"], c["w"])] * c["b"])
+
+
+def clip_targets(c):
+    """A centred box (0.5, 0.5, 0.5, 0.5) and its mask in every frame."""
+    out = []
+    for _ in range(c["b"]):
+        m = torch.zeros(c["t"], c["h"], c["w"], dtype=torch.uint8)
+        m[:, c["h"] >> 2:(3 * c["h"]) >> 2, c["w"] >> 2:(3 * c["w"]) >> 2] = 1
+        out.append(dict(boxes=torch.full((c["t"], 4), 0.5), masks=m, size=(c["h"], c["w"]),
+                        valid=[1] * c["t"], labels=[0] * c["t"]))
+    return out
+
+
 def model(quick):
-    reason = "the reference DMFormer is not part of this repository"
-    return [Case("dmformer swin-t inference", "", None, skip=reason),
-            Case("dmformer tiny train step", "", None, skip=reason)]
+    infer = INFER_QUICK if quick else INFER
+    train = TRAIN_QUICK if quick else TRAIN
+
+    def inference():
+        cfg = tdm.resolve_config("tiny" if quick else "swin-t")
+        net = tdm.DMFormer(cfg).eval()
+        net.requires_grad_(False)
+        args = clip_inputs(infer, cfg["text"]["vocabSize"])
+        return dict(run=lambda: net(*args), no_grad=True)
+
+    def train_step():
+        cfg = tdm.resolve_config(dict(base="tiny", dropout=0))
+        net = tdm.DMFormer(cfg).train()
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=1e-4)
+        crit = tdm.SetCriterion(num_classes=cfg["numClasses"])
+        args = clip_inputs(train, cfg["text"]["vocabSize"])
+        targets = clip_targets(train)
+        labels = [[int(k == 1) for k in range(train["tokens"])]] * train["b"]
+
+        def step():
+            losses = crit(net(*args), targets, labels)
+            losses["total"].backward()
+            opt.step()
+        return dict(reset=lambda: opt.zero_grad(set_to_none=True), run=step)
+    shape = f"tiny config, {shape_str(infer['t'], 3, infer['h'], infer['w'])} clip" if quick \
+        else f"{shape_str(infer['t'], 3, infer['h'], infer['w'])} clip, " \
+        f"{infer['tokens']}-token sentence"
+    return [
+        Case("dmformer swin-t inference", shape, inference,
+             note="per clip, random weights, eval mode: the PyTorch mirror of our model "
+                  "(tools/torch_dmformer.py)"),
+        Case("dmformer tiny train step",
+             f"tiny config, {shape_str(train['t'], 3, train['h'], train['w'])} clip", train_step,
+             note="forward, SetCriterion, backward, torch.optim.AdamW step (dropout 0)"),
+    ]
 
 
 SUITES = [("primitives", primitives), ("kernels", kernels), ("blocks", blocks),

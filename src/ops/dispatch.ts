@@ -2,6 +2,7 @@ import type { Attrs } from "../backend/backend.ts";
 import { isGradEnabled } from "../tensor/autograd.ts";
 import { fmtShape, sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
+import { profiling, recordKernel } from "./profile.ts";
 import { getOp, type OpSpec } from "./registry.ts";
 
 /** Runs a catalog op on its inputs' backend and records it for autograd. */
@@ -45,7 +46,14 @@ export function apply(name: string, inputs: Tensor[], attrs: Attrs = {}): Tensor
     return { shape, dtype: outDtypes[i], buf: backend.alloc(outDtypes[i], sizeOf(shape)) };
   });
   if (outs.some((o) => sizeOf(o.shape) > 0)) {
-    kernel(inputs.map((t) => ({ buf: t.buf, shape: t.shape, dtype: t.dtype })), outs, attrs);
+    const ins = inputs.map((t) => ({ buf: t.buf, shape: t.shape, dtype: t.dtype }));
+    if (profiling()) {
+      const start = performance.now();
+      kernel(ins, outs, attrs);
+      recordKernel(kernelName, performance.now() - start, sizeOf(outs[0].shape));
+    } else {
+      kernel(ins, outs, attrs);
+    }
   }
   const results = outs.map((o) => new Tensor(backend, o.buf, o.shape, o.dtype));
   return record(spec, inputs, results, attrs);

@@ -1,5 +1,5 @@
 /**
- * Cases for public functions composed from catalog ops (clamp, norms, split, roll, topk,
+ * Cases for public functions composed from catalog ops (clamp, variance, split, roll, topk,
  * one_hot, nonzero, dropout...). They run in the same suite as the catalog cases.
  */
 import * as T from "../../mod.ts";
@@ -41,37 +41,6 @@ function varianceRef(x: Ref, axes: number[], correction: number): Ref {
   });
 }
 
-function layerNormRef(x: Ref, k: number, w?: Ref, b?: Ref, eps = 1e-5): Ref {
-  const inner = x.shape.slice(-k).reduce((a, c) => a * c, 1);
-  const out = [...x.data];
-  for (let s = 0; s < x.data.length; s += inner) {
-    const v = x.data.slice(s, s + inner);
-    const m = meanOf(v);
-    const va = meanOf(v.map((a) => (a - m) ** 2));
-    for (let i = 0; i < inner; i++) {
-      out[s + i] = ((v[i] - m) / Math.sqrt(va + eps)) * (w ? w.data[i] : 1) + (b ? b.data[i] : 0);
-    }
-  }
-  return ref(x.shape, out);
-}
-
-function groupNormRef(x: Ref, groups: number, w: Ref, b: Ref, eps = 1e-5): Ref {
-  const [n, c] = x.shape;
-  const per = x.data.length / (n * c);
-  const gsize = (c / groups) * per;
-  const out = [...x.data];
-  for (let s = 0; s < x.data.length; s += gsize) {
-    const v = x.data.slice(s, s + gsize);
-    const m = meanOf(v);
-    const va = meanOf(v.map((a) => (a - m) ** 2));
-    for (let i = 0; i < gsize; i++) {
-      const ch = Math.floor((s + i) / per) % c;
-      out[s + i] = ((v[i] - m) / Math.sqrt(va + eps)) * w.data[ch] + b.data[ch];
-    }
-  }
-  return ref(x.shape, out);
-}
-
 function rollRef(x: Ref, shifts: number[], axes: number[]): Ref {
   return build(x.shape, (idx) => {
     const src = [...idx];
@@ -94,12 +63,6 @@ export function functionCases(): Record<string, Case> {
   const x34 = rnd([3, 4], -2, 2);
   const x234 = rnd([2, 3, 4], -2, 2);
   const x53 = rnd([5, 3]);
-  const lnx = rnd([2, 3, 4], -2, 2);
-  const lnw = rnd([4], 0.5, 1.5);
-  const lnb = rnd([4]);
-  const gnx = rnd([2, 4, 2, 3], -2, 2);
-  const gnw = rnd([4], 0.5, 1.5);
-  const gnb = rnd([4]);
   const nanv = [NAN, -3, -0.5, 0.25, 2, INF, -INF];
   const logits = rnd([4, 5], -3, 3);
   const labels = [2, 0, 4, 4];
@@ -192,35 +155,6 @@ export function functionCases(): Record<string, Case> {
         },
         { name: "std over the last axis", inputs: [{ shape: [3, 4] }], fn: (x) => T.std(x, -1) },
       ],
-    },
-    layerNorm: {
-      forward: [
-        {
-          name: "last axis with affine, last two axes without",
-          run: (c) => [
-            T.layerNorm(c.r(lnx), [4], c.r(lnw), c.r(lnb)),
-            T.layerNorm(c.r(lnx), [3, 4]),
-          ],
-          expect: [E(layerNormRef(lnx, 1, lnw, lnb)), E(layerNormRef(lnx, 2))],
-        },
-      ],
-      grad: [{
-        name: "x, weight, bias",
-        inputs: [{ shape: [2, 3, 4] }, { shape: [4] }, { shape: [4] }],
-        fn: (x, w, b) => T.layerNorm(x, [4], w, b),
-      }],
-    },
-    groupNorm: {
-      forward: [{
-        name: "2 groups of 2 channels",
-        run: (c) => T.groupNorm(c.r(gnx), 2, c.r(gnw), c.r(gnb)),
-        expect: E(groupNormRef(gnx, 2, gnw, gnb)),
-      }],
-      grad: [{
-        name: "x, weight, bias",
-        inputs: [{ shape: [2, 4, 2, 2] }, { shape: [4] }, { shape: [4] }],
-        fn: (x, w, b) => T.groupNorm(x, 2, w, b),
-      }],
     },
     flatten_squeeze_unsqueeze: {
       forward: [{

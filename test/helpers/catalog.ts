@@ -24,6 +24,7 @@ import {
 import { elementwiseCases } from "./cases_elementwise.ts";
 import { shapeCases } from "./cases_shape.ts";
 import { nnCases } from "./cases_nn.ts";
+import { normCases } from "./cases_norm.ts";
 import { functionCases } from "./cases_functions.ts";
 import { gradcheck } from "./gradcheck.ts";
 import { assertClose, prod, rng, type Tolerance, uniform } from "./numeric.ts";
@@ -34,6 +35,7 @@ export const OP_CASES: Record<string, Case> = {
   ...elementwiseCases(),
   ...shapeCases(),
   ...nnCases(),
+  ...normCases(),
 };
 
 /** Cases for public functions composed from catalog ops (keyed by function name). */

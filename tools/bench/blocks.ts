@@ -1,7 +1,8 @@
 /**
- * Model blocks (forward, inference mode): Swin-T stage 1 on a 5 x 3 x 360 x 640 clip, one
- * deformable encoder layer at the encoder shapes, the cross-modal FPN decoder. Each block
- * is imported dynamically and skipped with the reason when its module is missing.
+ * Model blocks (forward, inference mode): Swin-T stage 1 and the whole Swin-T backbone on a
+ * 5 x 3 x 360 x 640 clip, one deformable encoder layer at the encoder shapes, the cross-modal
+ * FPN decoder. Each block is imported dynamically and skipped with the reason when its module
+ * is missing.
  */
 import { full, randn, zeros } from "../../src/ops/mod.ts";
 import { noGrad } from "../../src/tensor/autograd.ts";
@@ -11,8 +12,11 @@ import {
   ENCODER,
   ENCODER_QUICK,
   encoderLayerFlops,
+  SWIN_BACKBONE,
+  SWIN_BACKBONE_QUICK,
   SWIN_STAGE1,
   SWIN_STAGE1_QUICK,
+  swinFlops,
   swinStage1Flops,
   tokens,
 } from "./shapes.ts";
@@ -54,6 +58,42 @@ async function swinStage1(backend: Backend, quick: boolean): Promise<BenchCase> 
         mlpRatio: s.mlpRatio,
         outIndices: [0],
         dropPathRate: 0,
+      });
+      const params = await prepareModule(model, backend);
+      const images = randn([s.frames, 3, s.height, s.width], { backend });
+      return {
+        run: () => noGrad(() => model.forward(images)),
+        dispose: () => disposeTensors([images, ...params]),
+      };
+    },
+  };
+}
+
+async function swinBackbone(backend: Backend, quick: boolean): Promise<BenchCase> {
+  const s = quick ? SWIN_BACKBONE_QUICK : SWIN_BACKBONE;
+  const imp = await tryImport("../../src/models/dmformer/swin.ts");
+  const SwinTransformer = imp.module?.SwinTransformer;
+  const base = imp.module?.SWIN_T_GLIP;
+  return {
+    name: "swin-t backbone",
+    shape: `${shapeStr(s.frames, 3, s.height, s.width)} -> 4 stages, ${s.depths.join("/")} blocks`,
+    flops: swinFlops(s.frames, s.height, s.width, s.embedDim, s.depths),
+    efficiency: { cpu: 0.45 },
+    scaleOf: {
+      row: "swin-t stage 1",
+      factor: swinFlops(s.frames, s.height, s.width, s.embedDim, s.depths) /
+        swinStage1Flops(quick ? SWIN_STAGE1_QUICK : SWIN_STAGE1),
+    },
+    note: `GLIP Swin-T: patch embed, 4 stages (window 7), patch merging, stage norms 2-4; ` +
+      COUNTED,
+    skip: imp.error ??
+      (SwinTransformer && base ? undefined : "swin.ts does not export SwinTransformer"),
+    async setup(): Promise<Prepared> {
+      const model = new SwinTransformer({
+        ...base,
+        embedDim: s.embedDim,
+        depths: s.depths,
+        numHeads: s.heads,
       });
       const params = await prepareModule(model, backend);
       const images = randn([s.frames, 3, s.height, s.width], { backend });
@@ -208,6 +248,7 @@ export const blocks: Suite = {
   async cases({ backend, quick }) {
     return [
       await swinStage1(backend, quick),
+      await swinBackbone(backend, quick),
       await encoderLayer(backend, quick),
       await fpn(backend, quick),
     ];

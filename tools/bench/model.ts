@@ -20,7 +20,7 @@ import { ENCODER, encoderLayerFlops, swinFlops } from "./shapes.ts";
 // deno-lint-ignore no-explicit-any
 type AnyModule = any;
 
-interface ClipSpec {
+export interface ClipSpec {
   b: number;
   t: number;
   h: number;
@@ -30,8 +30,14 @@ interface ClipSpec {
   pad: number;
 }
 
+/** Inference clip (Swin-T config) and training clip (tiny config); tools/bench_torch.py too. */
+export const INFER: ClipSpec = { b: 1, t: 5, h: 360, w: 640, tokens: 12, pad: 20 };
+export const INFER_QUICK: ClipSpec = { b: 1, t: 1, h: 64, w: 64, tokens: 6, pad: 8 };
+export const TRAIN: ClipSpec = { b: 1, t: 2, h: 128, w: 224, tokens: 10, pad: 16 };
+export const TRAIN_QUICK: ClipSpec = { b: 1, t: 2, h: 64, w: 64, tokens: 6, pad: 8 };
+
 /** Tokenised captions: [CLS] ids... [SEP] then padding; the subject is token 1. */
-function captions(s: ClipSpec, vocab: number) {
+export function captions(s: ClipSpec, vocab: number) {
   const inputIds = new Int32Array(s.b * s.pad);
   const attentionMask = new Int32Array(s.b * s.pad);
   for (let i = 0; i < s.b; i++) {
@@ -48,7 +54,7 @@ function captions(s: ClipSpec, vocab: number) {
   return { inputIds, attentionMask, padLength: s.pad, positiveMaps };
 }
 
-function video(s: ClipSpec, backend: Backend) {
+export function video(s: ClipSpec, backend: Backend) {
   return {
     frames: randn([s.b, s.t, 3, s.h, s.w], { backend }),
     mask: new Uint8Array(s.b * s.t * s.h * s.w),
@@ -56,7 +62,7 @@ function video(s: ClipSpec, backend: Backend) {
 }
 
 /** A centred box and its mask in every frame of every clip. */
-function targets(s: ClipSpec) {
+export function targets(s: ClipSpec) {
   return Array.from({ length: s.b }, () => {
     const masks = new Uint8Array(s.t * s.h * s.w);
     for (let f = 0; f < s.t; f++) {
@@ -72,6 +78,14 @@ function targets(s: ClipSpec) {
       labels: new Array(s.t).fill(0),
     };
   });
+}
+
+/** Subject token labels per clip: token 1 is the subject. */
+export function subjectLabels(s: ClipSpec): Float32Array[] {
+  return Array.from(
+    { length: s.b },
+    () => Float32Array.from({ length: s.tokens }, (_, k) => +(k === 1)),
+  );
 }
 
 function outputTensors(out: Record<string, unknown>): Tensor[] {
@@ -109,12 +123,8 @@ export const model: Suite = {
         ? undefined
         : "SetCriterion or AdamW missing");
 
-    const infer: ClipSpec = quick
-      ? { b: 1, t: 1, h: 64, w: 64, tokens: 6, pad: 8 }
-      : { b: 1, t: 5, h: 360, w: 640, tokens: 12, pad: 20 };
-    const train: ClipSpec = quick
-      ? { b: 1, t: 2, h: 64, w: 64, tokens: 6, pad: 8 }
-      : { b: 1, t: 2, h: 128, w: 224, tokens: 10, pad: 16 };
+    const infer = quick ? INFER_QUICK : INFER;
+    const train = quick ? TRAIN_QUICK : TRAIN;
 
     const cases: BenchCase[] = [
       {
@@ -164,7 +174,7 @@ export const model: Suite = {
           const caps = captions(train, cfg.text.vocabSize);
           const sizes = [[train.h, train.w]];
           const tg = targets(train);
-          const labels = [Float32Array.from({ length: train.tokens }, (_, k) => +(k === 1))];
+          const labels = subjectLabels(train);
           return {
             reset: () => opt.zeroGrad(),
             runAsync: async () => {

@@ -203,7 +203,10 @@ export function markdown(r: BenchReport): string {
     "- PyTorch rows come from `tools/bench_torch.py` (same suite names and shapes, float32," +
       " `torch.set_num_threads(2)`, MSDA through the pure-PyTorch `grid_sample` formulation of" +
       " the reference's CPU path), run after ours in the same invocation so the two never" +
-      " share the cores.",
+      " share the cores. Blocks and whole-model rows run `tools/torch_dmformer.py`, a PyTorch" +
+      " mirror of our modules with our parameter names; `deno run -A" +
+      " tools/check_torch_mirror.ts` loads our weights into it and compares outputs, losses" +
+      " and gradients.",
     ...(torchBackend?.detail?.includes("/blas/libblas")
       ? [
         "- This PyTorch (Debian's python3-torch) calls the system BLAS, here the netlib" +

@@ -69,6 +69,34 @@ export const SWIN_STAGE1_QUICK: SwinStageShapes = {
   mlpRatio: 4,
 };
 
+export interface SwinBackboneShapes {
+  frames: number;
+  height: number;
+  width: number;
+  embedDim: number;
+  depths: number[];
+  heads: number[];
+}
+
+/** The whole Swin-T backbone (GLIP variant, window 7, patch 4) on the same clip. */
+export const SWIN_BACKBONE: SwinBackboneShapes = {
+  frames: 5,
+  height: 360,
+  width: 640,
+  embedDim: 96,
+  depths: [2, 2, 6, 2],
+  heads: [3, 6, 12, 24],
+};
+
+export const SWIN_BACKBONE_QUICK: SwinBackboneShapes = {
+  frames: 1,
+  height: 64,
+  width: 96,
+  embedDim: 16,
+  depths: [2, 2, 2, 2],
+  heads: [1, 2, 2, 4],
+};
+
 /** Token grid, padded grid and window count of a Swin stage-1 input. */
 export function swinGrid(s: SwinStageShapes) {
   const h = Math.ceil(s.height / s.patch);

@@ -8,6 +8,7 @@ import { convKernels } from "./conv.ts";
 import { resampleKernels } from "./resample.ts";
 import { creationKernels } from "./creation.ts";
 import { msdaKernels } from "./msda.ts";
+import { normKernels } from "./norm.ts";
 
 /** The reference backend: plain TypeScript over typed arrays in host memory. */
 export const cpuBackend: Backend = {
@@ -22,6 +23,7 @@ export const cpuBackend: Backend = {
     ...resampleKernels,
     ...creationKernels,
     ...msdaKernels,
+    ...normKernels,
   },
   alloc: (dtype: DType, size: number) => typedArrayFor(dtype, size),
   upload: (data: TypedArray, dtype: DType) => {

@@ -10,6 +10,7 @@ import { broadcastStrides, stridesOf } from "../../tensor/shape.ts";
 import { check, type CudaLib } from "./ffi.ts";
 import { BINARY_IDS, UNARY_IDS } from "./ops_table.ts";
 import { around, dtCode, i64, mergeAxes, product } from "./layout.ts";
+import { normKernels } from "./kernels_norm.ts";
 
 /** A device allocation: the tensor layer's opaque buffer on this backend. */
 export class CudaBuffer {
@@ -600,7 +601,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
     );
   };
 
-  return k;
+  return { ...k, ...normKernels(lib) };
 }
 
 function reduce(

@@ -7,8 +7,20 @@
  * dispatch.c picks one at load time with __builtin_cpu_supports.
  */
 
+/** C files built once with baseline flags (everything but the per-ISA kernels.c). */
+const BASELINE_SOURCES = [
+  "dispatch.c",
+  "pool.c",
+  "shape_ops.c",
+  "index_ops.c",
+  "resample.c",
+  "pooling.c",
+  "msda.c",
+  "norm.c",
+] as const;
+
 /** Source files of the library, relative to native/. */
-export const NATIVE_SOURCES = ["dmf.h", "kernels.c", "dispatch.c", "pool.c"] as const;
+export const NATIVE_SOURCES = ["dmf.h", "kernels.c", ...BASELINE_SOURCES] as const;
 
 const COMMON = [
   "-O3",
@@ -154,8 +166,9 @@ function plan(): { objects: Step[]; link: string[] } {
     args: [...COMMON, `-DDMF_ISA=${isa}`, ...flags, "-c", "kernels.c", "-o", `kernels_${isa}.o`],
     out: `kernels_${isa}.o`,
   }));
-  for (const f of ["dispatch", "pool"]) {
-    objects.push({ args: [...COMMON, "-pthread", "-c", `${f}.c`, "-o", `${f}.o`], out: `${f}.o` });
+  for (const src of BASELINE_SOURCES) {
+    const f = src.replace(/\.c$/, "");
+    objects.push({ args: [...COMMON, "-pthread", "-c", src, "-o", `${f}.o`], out: `${f}.o` });
   }
   // -z nodelete: the pool's threads keep running library code until the process exits, so
   // the library must stay mapped even if the runtime dlcloses it at shutdown.

@@ -3,6 +3,7 @@
  * shapes and strides travel in small BigInt64Array "meta" buffers.
  */
 import { buildNative, type BuildOptions, NativeBuildError } from "./build.ts";
+import { SHAPE_SYMBOLS } from "./ffi_shape.ts";
 
 const SYMBOLS = {
   dmf_init: { parameters: [], result: "i32" },
@@ -36,6 +37,25 @@ const SYMBOLS = {
   dmf_reduce: { parameters: ["i32", "buffer", "buffer", "i64", "i64", "i64"], result: "void" },
   dmf_softmax: { parameters: ["i32", "buffer", "buffer", "i64", "i64"], result: "void" },
   dmf_strided_copy: { parameters: ["buffer", "buffer", "i64", "buffer"], result: "void" },
+  dmf_norm_forward: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "f64"],
+    result: "void",
+  },
+  dmf_norm_backward: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "void",
+  },
+  ...SHAPE_SYMBOLS,
 } as const;
 
 export type NativeSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

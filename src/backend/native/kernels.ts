@@ -113,12 +113,20 @@ export function nativeKernels(
     if (!f32(x) || !f32(y) || !f32(out)) return cpu.matmul(ins, outs, attrs);
     const { transA = false, transB = false } = attrs;
     const r = out.shape.length;
-    const M = out.shape[r - 2];
+    let M = out.shape[r - 2];
     const N = out.shape[r - 1];
     const K = transA ? x.shape[x.shape.length - 2] : x.shape[x.shape.length - 1];
-    const batch = out.shape.slice(0, r - 2);
-    const sa = broadcastStrides(x.shape.slice(0, -2), batch).map((v) => v * M * K);
-    const sb = broadcastStrides(y.shape.slice(0, -2), batch).map((v) => v * K * N);
+    let batch = out.shape.slice(0, r - 2);
+    let sa = broadcastStrides(x.shape.slice(0, -2), batch).map((v) => v * M * K);
+    let sb = broadcastStrides(y.shape.slice(0, -2), batch).map((v) => v * K * N);
+    // A shared right operand (linear layers): fold x's batch into M, one large GEMM instead of
+    // many thin ones ([72000, 1, 256] x W^T is otherwise 72000 GEMMs with M = 1).
+    if (!transA && batch.length > 0 && sb.every((v) => v === 0) && sa.every((v) => v !== 0)) {
+      M *= prod(batch);
+      batch = [];
+      sa = [];
+      sb = [];
+    }
     s.dmf_matmul(
       x.buf as Float32Array,
       y.buf as Float32Array,

@@ -13,14 +13,27 @@ import { type DType, type TypedArray, typedArrayFor } from "../../tensor/dtype.t
 import { cpuBackend } from "../cpu/mod.ts";
 import { loadNativeLibrary, type NativeLibrary } from "./ffi.ts";
 import { nativeKernels } from "./kernels.ts";
+import { nativeNormKernels } from "./kernels_norm.ts";
+import { indexKernels } from "./kernels_index.ts";
+import { msdaKernels } from "./kernels_msda.ts";
+import { resampleKernels } from "./kernels_resample.ts";
+import { shapeKernels } from "./kernels_shape.ts";
 
 export { buildNative, findCompiler, NativeBuildError } from "./build.ts";
 export { type IsaName, loadNativeLibrary, type NativeLibrary } from "./ffi.ts";
 export { NATIVE_BINARY, NATIVE_THRESHOLDS, NATIVE_UNARY } from "./kernels.ts";
+export { NATIVE_CALLS } from "./util.ts";
 
 /** Names of the kernels the native backend implements in C (with TS fallbacks). */
 export function nativeKernelNames(lib: NativeLibrary): string[] {
-  return Object.keys(nativeKernels(lib.symbols, cpuBackend.kernels)).sort();
+  return Object.keys({
+    ...nativeKernels(lib.symbols, cpuBackend.kernels),
+    ...nativeNormKernels(lib.symbols, cpuBackend.kernels),
+    ...shapeKernels(lib.symbols, cpuBackend.kernels),
+    ...indexKernels(lib.symbols, cpuBackend.kernels),
+    ...resampleKernels(lib.symbols, cpuBackend.kernels),
+    ...msdaKernels(lib.symbols, cpuBackend.kernels),
+  }).sort();
 }
 
 /** Statistics of the native backend's buffer pool. */
@@ -94,6 +107,11 @@ export async function createNativeBackend(): Promise<NativeBackend> {
   const kernels: Record<string, Kernel> = {
     ...cpuBackend.kernels,
     ...nativeKernels(lib.symbols, cpuBackend.kernels),
+    ...nativeNormKernels(lib.symbols, cpuBackend.kernels),
+    ...shapeKernels(lib.symbols, cpuBackend.kernels),
+    ...indexKernels(lib.symbols, cpuBackend.kernels),
+    ...resampleKernels(lib.symbols, cpuBackend.kernels),
+    ...msdaKernels(lib.symbols, cpuBackend.kernels),
   };
   const pool = new BufferPool(poolCapBytes());
   return {

@@ -16,6 +16,7 @@ import { matmulKernel } from "./kernels/matmul.ts";
 import { convKernels } from "./kernels/conv.ts";
 import { msdaKernels, resampleKernels } from "./kernels/resample.ts";
 import { indexKernels } from "./kernels/index.ts";
+import { normKernels } from "./kernels/norm.ts";
 
 export interface WebGpuBackend extends Backend {
   readonly runtime: Runtime;
@@ -63,6 +64,7 @@ export async function createWebGpuBackend(): Promise<WebGpuBackend> {
     ...resampleKernels(rt),
     ...msdaKernels(rt),
     ...indexKernels(rt),
+    ...normKernels(rt),
   };
   const alloc = (dtype: DType, size: number): GpuBuffer => {
     storageOf(dtype);

@@ -25,6 +25,10 @@ export const SHADER_FILES = [
   "cat_pad",
   "sort",
   "creation",
+  "norm_rows",
+  "norm_forward",
+  "norm_backward",
+  "norm_affine_grad",
 ] as const;
 
 export type ShaderName = typeof SHADER_FILES[number];

@@ -1,0 +1,59 @@
+/**
+ * Per-kernel wall-clock profile. While a profile is active every kernel launch made through
+ * `apply` is timed; on host backends (cpu, native) that is the kernel's run time, on queued
+ * backends (webgpu, cuda) it is only the time to encode the launch.
+ */
+
+/** Totals for one kernel name. */
+export interface KernelProfileRow {
+  kernel: string;
+  calls: number;
+  ms: number;
+  /** Output elements written, summed over calls. */
+  elements: number;
+}
+
+let active: Map<string, KernelProfileRow> | null = null;
+
+/** Starts collecting (clears an earlier profile). */
+export function startProfile(): void {
+  active = new Map();
+}
+
+/** Stops collecting and returns the rows, slowest first. */
+export function stopProfile(): KernelProfileRow[] {
+  const rows = [...(active?.values() ?? [])].sort((a, b) => b.ms - a.ms);
+  active = null;
+  return rows;
+}
+
+/** True while a profile is being collected (checked by `apply` before timing). */
+export function profiling(): boolean {
+  return active !== null;
+}
+
+/** Adds one timed launch. */
+export function recordKernel(kernel: string, ms: number, elements: number): void {
+  if (!active) return;
+  let row = active.get(kernel);
+  if (!row) active.set(kernel, row = { kernel, calls: 0, ms: 0, elements: 0 });
+  row.calls++;
+  row.ms += ms;
+  row.elements += elements;
+}
+
+/** The rows as an aligned text table with each kernel's share of the total. */
+export function formatProfile(rows: KernelProfileRow[], top = 25): string {
+  const total = rows.reduce((s, r) => s + r.ms, 0);
+  const lines = [`${"kernel".padEnd(28)} ${"calls".padStart(7)} ${"ms".padStart(10)}  share`];
+  for (const r of rows.slice(0, top)) {
+    const share = total > 0 ? (100 * r.ms / total).toFixed(1) : "0.0";
+    lines.push(
+      `${r.kernel.padEnd(28)} ${String(r.calls).padStart(7)} ${r.ms.toFixed(1).padStart(10)}  ${
+        share.padStart(5)
+      }%`,
+    );
+  }
+  lines.push(`${"total".padEnd(28)} ${"".padStart(7)} ${total.toFixed(1).padStart(10)}`);
+  return lines.join("\n");
+}
