@@ -18,6 +18,12 @@ export { Tensor } from "./src/tensor/tensor.ts";
 export type { DType, TypedArray } from "./src/tensor/dtype.ts";
 export { broadcastShapes, type Shape, ShapeError, sizeOf } from "./src/tensor/shape.ts";
 export { isGradEnabled, noGrad } from "./src/tensor/autograd.ts";
+export {
+  formatProfile,
+  type KernelProfileRow,
+  startProfile,
+  stopProfile,
+} from "./src/ops/profile.ts";
 export { keep, liveTensorCount, tidy, tidyAsync } from "./src/tensor/memory.ts";
 export { Generator, manualSeed } from "./src/tensor/random.ts";
 export {
