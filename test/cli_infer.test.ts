@@ -15,8 +15,10 @@ import { main as inferMain } from "../tools/infer.ts";
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => Deno.removeSync(d, { recursive: true })));
 
+const logged: string[] = [];
+
 async function quiet<T>(fn: () => Promise<T>): Promise<T> {
-  const spy = vi.spyOn(console, "log").mockImplementation(() => {});
+  const spy = vi.spyOn(console, "log").mockImplementation((s) => logged.push(String(s)));
   const err = vi.spyOn(console, "error").mockImplementation(() => {});
   try {
     return await fn();
@@ -61,8 +63,11 @@ describe("deno task infer", () => {
         `${root}/out`,
         "--window",
         "3",
+        "--profile",
       ])
     );
+    const profile = logged.find((s) => s.includes("kernel profile (cpu)"));
+    expect(profile).toMatch(/\nmatmul\s+\d+\s+[\d.]+\s+[\d.]+%/);
     const dirsOut = [...Deno.readDirSync(`${root}/out`)].map((e) => e.name).sort();
     expect(dirsOut.length).toBe(2);
     expect(dirsOut[1]).toBe("01-the");

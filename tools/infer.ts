@@ -23,6 +23,7 @@ import {
   ytvosJobs,
 } from "../src/pipeline/infer.ts";
 import { segmentClip } from "../src/pipeline/segment.ts";
+import { formatProfile, startProfile, stopProfile } from "../src/ops/profile.ts";
 
 export const HELP = `Segment the object a sentence refers to in every frame of a video.
 
@@ -50,6 +51,8 @@ Options:
   --fps <n>             overlay frame rate (default: the video's, 10 for frame folders)
   --max-frames <n>      read at most n frames
   --backend <name>      cpu (default), native, webgpu, auto
+  --profile             print time per kernel at the end (kernel run time on cpu/native,
+                        launch time only on webgpu/cuda)
   -h, --help            this text
 
 Examples:
@@ -88,6 +91,7 @@ export async function main(args: string[]): Promise<void> {
     "max-frames": { type: "string" },
     backend: { type: "string", default: "cpu" },
     quiet: { type: "boolean" },
+    profile: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -132,64 +136,71 @@ export async function main(args: string[]): Promise<void> {
   if (fpsArg !== undefined && !(fpsArg > 0)) throw new CliError(`--fps must be positive`);
   const backend = await openBackend(values.backend!);
   const loaded = await loadModelForInference(values.checkpoint, values.config, backend);
-  const shortSide = shortSideArg ?? loaded.setup.inference.shortSide;
-  const windowFrames = windowArg ?? loaded.setup.inference.windowFrames;
-  const log = (s: string) => {
-    if (!values.quiet) console.log(s);
-  };
-  if (single) {
-    const input = values.video
-      ? await readVideoFrames(values.video, maxFrames)
-      : await readFolderFrames(values.frames!, maxFrames);
-    log(`${input.frames.length} frames of ${input.frames[0].width}x${input.frames[0].height}`);
-    for (let i = 0; i < sentences.length; i++) {
-      const started = performance.now();
-      const seg = await segmentClip(loaded.model, input.frames, sentences[i], {
-        tokenizer: loaded.tokenizer,
-        shortSide,
-        windowFrames,
-        maxLength: loaded.setup.maxTextLength,
-      });
-      if (seg.nounChunkFallback) {
-        console.error(
-          `infer: note: "${sentences[i]}" has no noun chunk; the whole sentence is the subject ` +
-            `candidate (the reference's fallback)`,
+  if (values.profile) startProfile();
+  try {
+    const shortSide = shortSideArg ?? loaded.setup.inference.shortSide;
+    const windowFrames = windowArg ?? loaded.setup.inference.windowFrames;
+    const log = (s: string) => {
+      if (!values.quiet) console.log(s);
+    };
+    if (single) {
+      const input = values.video
+        ? await readVideoFrames(values.video, maxFrames)
+        : await readFolderFrames(values.frames!, maxFrames);
+      log(`${input.frames.length} frames of ${input.frames[0].width}x${input.frames[0].height}`);
+      for (let i = 0; i < sentences.length; i++) {
+        const started = performance.now();
+        const seg = await segmentClip(loaded.model, input.frames, sentences[i], {
+          tokenizer: loaded.tokenizer,
+          shortSide,
+          windowFrames,
+          maxLength: loaded.setup.maxTextLength,
+        });
+        if (seg.nounChunkFallback) {
+          console.error(
+            `infer: note: "${sentences[i]}" has no noun chunk; the whole sentence is the subject ` +
+              `candidate (the reference's fallback)`,
+          );
+        }
+        const dir = `${values.out}/${slug(sentences[i], i)}`;
+        await writeSegmentation(dir, seg, input, {
+          fps: fpsArg ?? input.fps,
+          formats: formats as ("mp4" | "gif")[],
+          colorIndex: i + 1,
+        });
+        const secs = ((performance.now() - started) / 1000).toFixed(1);
+        log(
+          `"${seg.sentence}": query ${seg.query}, mean score ${seg.meanScore.toFixed(3)}, ` +
+            `subject "${seg.subjectTokens.join(" ")}" -> ${dir} (${secs} s)`,
         );
       }
-      const dir = `${values.out}/${slug(sentences[i], i)}`;
-      await writeSegmentation(dir, seg, input, {
-        fps: fpsArg ?? input.fps,
-        formats: formats as ("mp4" | "gif")[],
-        colorIndex: i + 1,
-      });
-      const secs = ((performance.now() - started) / 1000).toFixed(1);
-      log(
-        `"${seg.sentence}": query ${seg.query}, mean score ${seg.meanScore.toFixed(3)}, ` +
-          `subject "${seg.subjectTokens.join(" ")}" -> ${dir} (${secs} s)`,
-      );
+      return;
     }
-    return;
+    const jobs = values.ytvos
+      ? await ytvosJobs(values.ytvos, values.split!)
+      : await davisJobs(values.davis!, values.split!);
+    const started = performance.now();
+    const result = await runBenchmark(loaded, jobs.expressions, jobs.imageDir, {
+      out: values.out,
+      shortSide,
+      windowFrames,
+      maxLength: loaded.setup.maxTextLength,
+      limit,
+      onProgress: (done, total, e) => {
+        if (!values.quiet && (done % 20 === 0 || done === total)) {
+          log(`${done}/${total} expressions (${e.video}/${e.expId})`);
+        }
+      },
+    });
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    log(
+      `wrote ${result.expressions} expressions to ${values.out}/Annotations and ${result.zip} (${secs} s)`,
+    );
+  } finally {
+    if (values.profile) {
+      console.log(`\nkernel profile (${backend.name}):\n${formatProfile(stopProfile())}`);
+    }
   }
-  const jobs = values.ytvos
-    ? await ytvosJobs(values.ytvos, values.split!)
-    : await davisJobs(values.davis!, values.split!);
-  const started = performance.now();
-  const result = await runBenchmark(loaded, jobs.expressions, jobs.imageDir, {
-    out: values.out,
-    shortSide,
-    windowFrames,
-    maxLength: loaded.setup.maxTextLength,
-    limit,
-    onProgress: (done, total, e) => {
-      if (!values.quiet && (done % 20 === 0 || done === total)) {
-        log(`${done}/${total} expressions (${e.video}/${e.expId})`);
-      }
-    },
-  });
-  const secs = ((performance.now() - started) / 1000).toFixed(1);
-  log(
-    `wrote ${result.expressions} expressions to ${values.out}/Annotations and ${result.zip} (${secs} s)`,
-  );
 }
 
 if (import.meta.main) await runCli("infer", () => main(Deno.args));
