@@ -1,5 +1,11 @@
-/** Batched matmul with broadcast batch axes and folded transposes (wgsl/matmul.wgsl). */
-import type { Kernel } from "../../backend.ts";
+/**
+ * Batched matmul with broadcast batch axes and folded transposes. Kernels: on CPU adapters
+ * the image kernel (matmul_image.ts) from IMAGE_MIN_WORK multiply-adds, else the
+ * uniform-window kernel (wgsl/matmul_ubo.wgsl) where it applies; workgroup-memory tiles
+ * (wgsl/matmul_tiled.wgsl) on GPUs; wgsl/matmul.wgsl (rows) for the rest. A right operand
+ * without batch axes of its own (linear layers) folds x's batch into M: one GEMM.
+ */
+import type { Kernel, KernelInput, KernelOutput } from "../../backend.ts";
 import { broadcastStrides } from "../../../tensor/shape.ts";
 import {
   coalesce,
@@ -15,8 +21,20 @@ import { type GpuBuffer, grid, Params, type Runtime } from "../runtime.ts";
 import { assemble } from "../shaders.ts";
 import { consts, gbuf } from "./common.ts";
 import { fillWord } from "./creation.ts";
+import {
+  IMAGE_PANEL,
+  type ImageGemm,
+  imageGemm,
+  imageGemmFits,
+  imageRows,
+} from "./matmul_image.ts";
 
 const WG = 64;
+/**
+ * Multiply-adds from which CPU adapters use the image kernel (matmul_image.ts) under "auto":
+ * below it the extra submit and the packing pass cost more than the kernel saves.
+ */
+const IMAGE_MIN_WORK = 1 << 19;
 
 export function rowsPerGroup(m: number): number {
   return m >= 8 ? 8 : m >= 4 ? 4 : m >= 2 ? 2 : 1;
@@ -25,7 +43,7 @@ export function rowsPerGroup(m: number): number {
 export function matmulKernel(rt: Runtime): Kernel {
   return ([x, y], [out], { transA = false, transB = false }) => {
     const r = out.shape.length;
-    const M = out.shape[r - 2];
+    let M = out.shape[r - 2];
     const N = out.shape[r - 1];
     const K = transA ? x.shape[x.shape.length - 2] : x.shape[x.shape.length - 1];
     if (M * N === 0 || product(out.shape) === 0) return;
@@ -36,14 +54,24 @@ export function matmulKernel(rt: Runtime): Kernel {
     const batch = out.shape.slice(0, -2);
     const sa = broadcastStrides(x.shape.slice(0, -2), batch).map((s) => s * M * K);
     const sb = broadcastStrides(y.shape.slice(0, -2), batch).map((s) => s * K * N);
-    const cb = coalesce(batch, [contiguous(batch), sa, sb]);
+    let cb = coalesce(batch, [contiguous(batch), sa, sb]);
+    // a right operand shared by every batch entry (linear layers): fold x's batch into M and
+    // run one GEMM instead of many thin ones
+    if (!transA && cb.shape.length === 1 && cb.strides[2][0] === 0 && cb.strides[1][0] === M * K) {
+      M *= cb.shape[0];
+      cb = { shape: [], strides: [[], [], []] };
+    }
     const rb = cb.shape.length;
     const ct: Compute = isIntDtype(out.dtype) ? "i32" : "f32";
-    const bvec = ct === "f32" && x.dtype === "f32" && y.dtype === "f32" && out.dtype === "f32" &&
-      !transB && N % 4 === 0;
-    const choice = rt.options.matmul === "auto"
+    const f32 = x.dtype === "f32" && y.dtype === "f32" && out.dtype === "f32";
+    const bvec = f32 && !transB && N % 4 === 0;
+    const option = rt.options.matmul as string;
+    const image = option === "image" ||
+      (option === "auto" && rt.preferThreads && M * N * K >= IMAGE_MIN_WORK);
+    if (f32 && image && runImage(rt, x, y, out, M, N, K, transA, transB, cb)) return;
+    const choice = option === "auto" || option === "image"
       ? (rt.preferThreads ? "ubo" : "tiled")
-      : rt.options.matmul;
+      : option;
     const tiled = choice === "tiled";
     const rows = choice === "ubo" && bvec && !transA ? uboRows(rt, M, N, K, cb.strides[1]) : 0;
     if (rows > 0) {
@@ -86,7 +114,7 @@ ${decl}
 ${lda}`;
       return assemble(header, "matmul");
     });
-    const batches = product(batch);
+    const batches = product(cb.shape);
     const gx = tiled ? Math.ceil(N / 64) : Math.ceil(Math.ceil(N / 4) / WG);
     const gy = tiled ? Math.ceil(M / 64) : Math.ceil(M / rm);
     for (let z0 = 0; z0 < batches; z0 += 65535) {
@@ -96,6 +124,79 @@ ${lda}`;
       rt.dispatch(pipe, [gbuf(out), gbuf(x), gbuf(y)], p, [gx, gy, Math.min(65535, batches - z0)]);
     }
   };
+}
+
+/**
+ * C = op(A) @ op(B) with the image kernel (CPU adapters), in the orientation that wastes
+ * fewer lanes: the kernel spreads columns over lanes in panels of IMAGE_PANEL, so a thin
+ * product (few columns, many rows) runs transposed, C^T = op(B)^T @ op(A)^T. Returns false
+ * when the kernel does not fit (limits, adapter without read-only storage textures).
+ */
+function runImage(
+  rt: Runtime,
+  x: KernelInput,
+  y: KernelInput,
+  out: KernelOutput,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  cb: { shape: number[]; strides: number[][] },
+): boolean {
+  const a = {
+    buf: gbuf(x),
+    rows: M,
+    cols: K,
+    rowStride: transA ? 1 : K,
+    colStride: transA ? M : 1,
+    matrixStride: M * K,
+    // one matrix when x's batch was folded into M
+    matrices: cb.shape.length === 0 ? 1 : product(x.shape.slice(0, -2)),
+  };
+  const b = {
+    buf: gbuf(y),
+    rows: K,
+    cols: N,
+    rowStride: transB ? 1 : N,
+    colStride: transB ? K : 1,
+    matrixStride: K * N,
+    matrices: cb.shape.length === 0 ? 1 : product(y.shape.slice(0, -2)),
+  };
+  const aStrides = cb.strides[1].map((s) => s / (M * K));
+  const bStrides = cb.strides[2].map((s) => s / (K * N));
+  const g: ImageGemm = {
+    M,
+    N,
+    K,
+    a,
+    b,
+    c: gbuf(out),
+    cBatch: M * N,
+    cRow: N,
+    cCol: 1,
+    batch: cb.shape,
+    aStrides,
+    bStrides,
+  };
+  const padded = (m: number, n: number) =>
+    Math.ceil(m / imageRows(m)) * imageRows(m) * Math.ceil(n / IMAGE_PANEL) * IMAGE_PANEL;
+  const t: ImageGemm = {
+    ...g,
+    M: N,
+    N: M,
+    a: { ...b, rows: N, cols: K, rowStride: b.colStride, colStride: b.rowStride },
+    b: { ...a, rows: K, cols: M, rowStride: a.colStride, colStride: a.rowStride },
+    cRow: 1,
+    cCol: N,
+    aStrides: bStrides,
+    bStrides: aStrides,
+  };
+  const order = padded(N, M) < padded(M, N) ? [t, g] : [g, t];
+  const fit = order.find((o) => imageGemmFits(rt, o));
+  if (!fit) return false;
+  imageGemm(rt, fit);
+  return true;
 }
 
 const UBO_WG = 32;
