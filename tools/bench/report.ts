@@ -180,7 +180,7 @@ export function markdown(r: BenchReport): string {
     "## Method",
     "",
     "- Each case is set up once (inputs, module weights on the backend), then run: warm-up" +
-      " iterations (3 below 100 ms, 1 below 2 s, none above: a single long run is kept as a" +
+      " iterations (3 below 100 ms, 1 below 20 s, none above: a single long run is kept as a" +
       " sample), then up to `--repeat` (default 5) timed iterations within a `--budget`" +
       " (default 10 s) per case. Every iteration is fenced: `await backend.sync()` before the" +
       " start and after the last op (wall clock); intermediates are freed outside the timed" +

@@ -113,8 +113,8 @@ async function timeCase(backend: Backend, c: BenchCase, opts: RunOptions): Promi
     const first = await once();
     const times: number[] = [];
     let warmup = 1;
-    if (opts.quick || first > 2000) {
-      // one run is the whole measurement (quick), or long enough that JIT warm-up is noise
+    if (opts.quick || first > 20000) {
+      // one run is the whole measurement (quick), or so long that a second costs too much
       times.push(first);
       warmup = 0;
     } else if (first < 100) {
