@@ -138,6 +138,7 @@ typedef struct {
   const int64_t *sa, *sb;
   int64_t sm, sn;        /* splits of each product along M and N */
   int64_t mstep, nstep;
+  int64_t chunk;         /* products per task when a batch of small products is chunked */
 } mm_job;
 
 static void mm_task(void *ctx, int64_t t, int tid) {
@@ -164,6 +165,14 @@ static void mm_task(void *ctx, int64_t t, int tid) {
   if (m0 < m1 && n0 < n1) K->gemm_block(&g, m0, m1, n0, n1, dmf_ws_a(tid), dmf_ws_b(tid));
 }
 
+/* A range of whole products (sm = sn = 1): batches of small products, e.g. window attention. */
+static void mm_chunk_task(void *ctx, int64_t t, int tid) {
+  const mm_job *j = (const mm_job *)ctx;
+  const int64_t b0 = t * j->chunk;
+  const int64_t b1 = b0 + j->chunk < j->batch ? b0 + j->chunk : j->batch;
+  for (int64_t b = b0; b < b1; b++) mm_task(ctx, b, tid);
+}
+
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 static void run_gemm(mm_job *j) {
@@ -184,6 +193,13 @@ static void run_gemm(mm_job *j) {
     }
   }
   const int64_t ntasks = j->batch * j->sm * j->sn;
+  if (T > 1 && flops >= PAR_FLOPS && j->sm * j->sn == 1 && j->batch >= 16 * T &&
+      (double)g->M * (double)g->N * (double)g->K <= 64.0 * 64.0 * 64.0) {
+    /* Many small products: about 8 ranges of whole products per thread. */
+    j->chunk = (j->batch + 8 * T - 1) / (8 * T);
+    dmf_pool_run(mm_chunk_task, j, (j->batch + j->chunk - 1) / j->chunk);
+    return;
+  }
   if (flops < PAR_FLOPS || T == 1) {
     for (int64_t t = 0; t < ntasks; t++) mm_task(j, t, 0);
   } else {

@@ -375,6 +375,187 @@ static void gemm_small(const dmf_gemm_t *g, int64_t m0, int64_t m1, int64_t n0, 
   }
 }
 
+/* ---- small products (N, K <= 64, e.g. window attention): no packing ------------------- */
+
+/* op(B) is copied once into a zero-padded K x NP buffer (NP = N rounded up to a vector),
+ * then each TR x (up to TNV vectors) tile of C sums over k with op(A) broadcast straight
+ * from memory. One product per call; dispatch.c hands each thread a range of a batch. */
+#define TINY_DIM 64
+#if defined(__AVX512F__)
+typedef __m512 tv_t;
+#define TV 16
+#define TNV 4
+#define TR 5
+#define TV_ZERO() _mm512_setzero_ps()
+#define TV_SET1(x) _mm512_set1_ps(x)
+#define TV_LOAD(p) _mm512_load_ps(p)
+#define TV_LOADU(p) _mm512_loadu_ps(p)
+#define TV_STOREU(p, x) _mm512_storeu_ps(p, x)
+#define TV_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#elif defined(__AVX2__) && defined(__FMA__)
+typedef __m256 tv_t;
+#define TV 8
+#define TNV 2
+#define TR 5
+#define TV_ZERO() _mm256_setzero_ps()
+#define TV_SET1(x) _mm256_set1_ps(x)
+#define TV_LOAD(p) _mm256_load_ps(p)
+#define TV_LOADU(p) _mm256_loadu_ps(p)
+#define TV_STOREU(p, x) _mm256_storeu_ps(p, x)
+#define TV_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+typedef float tv_t __attribute__((vector_size(16)));
+#define TV 4
+#define TNV 2
+#define TR 4
+#define TV_ZERO() ((tv_t){0.0f, 0.0f, 0.0f, 0.0f})
+#define TV_SET1(x) ((tv_t){(x), (x), (x), (x)})
+#define TV_LOAD(p) (*(const tv_t *)(p))
+#define TV_LOADU(p) tv_loadu(p)
+#define TV_STOREU(p, x) tv_storeu(p, x)
+#define TV_FMA(a, b, c) ((a) * (b) + (c))
+static inline tv_t tv_loadu(const float *p) {
+  tv_t x;
+  memcpy(&x, p, sizeof x);
+  return x;
+}
+static inline void tv_storeu(float *p, tv_t x) { memcpy(p, &x, sizeof x); }
+#endif
+
+/* Rows [i, i + rows) (rows <= TR), columns [jb, jb + nv * TV) of bt, written to C up to
+ * column n (relative to bt). nv is a constant after inlining. */
+static inline __attribute__((always_inline)) void tiny_tile(const dmf_gemm_t *g, int64_t i,
+                                                            int rows, const float *bt,
+                                                            int64_t np, int64_t jb, int64_t n,
+                                                            float *c0, const int nv) {
+  const int64_t K = g->K;
+  const int64_t ks = g->transA ? g->lda : 1, is = g->transA ? 1 : g->lda;
+  const float *ar[TR];
+#pragma GCC unroll 8
+  for (int r = 0; r < TR; r++) ar[r] = g->A + (i + (r < rows ? r : rows - 1)) * is;
+  tv_t acc[TR][TNV];
+#pragma GCC unroll 8
+  for (int r = 0; r < TR; r++) {
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) acc[r][v] = TV_ZERO();
+  }
+  const float *bp = bt + jb;
+  for (int64_t k = 0; k < K; k++, bp += np) {
+    tv_t b[TNV];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) b[v] = TV_LOAD(bp + v * TV);
+#pragma GCC unroll 8
+    for (int r = 0; r < TR; r++) {
+      const tv_t a = TV_SET1(ar[r][k * ks]);
+#pragma GCC unroll 4
+      for (int v = 0; v < nv; v++) acc[r][v] = TV_FMA(a, b[v], acc[r][v]);
+    }
+  }
+  /* whole vectors inside [jb, n) are stored directly, the last partial one lane by lane */
+  const int64_t cols = n - jb;
+  const int full = cols >= nv * TV ? nv : (int)(cols / TV);
+  const int tail = cols >= nv * TV ? 0 : (int)(cols % TV);
+  for (int r = 0; r < rows; r++) {
+    float *c = c0 + (i + r) * g->ldc + jb;
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+      if (v < full) {
+        tv_t x = acc[r][v];
+        if (g->accumulate) x += TV_LOADU(c + v * TV);
+        TV_STOREU(c + v * TV, x);
+      }
+    }
+    if (tail) {
+      float t[TV];
+      memcpy(t, &acc[r][full], sizeof t);
+      float *ct = c + full * TV;
+      for (int j = 0; j < tail; j++) ct[j] = g->accumulate ? ct[j] + t[j] : t[j];
+    }
+  }
+}
+
+#if defined(__AVX2__)
+/* d[c * ld + r] = s[r * ls + c] for an 8 x 8 block. */
+static inline void tr8x8(const float *s, int64_t ls, float *d, int64_t ld) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * ls);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    _mm256_storeu_ps(d + i * ld, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(d + (i + 4) * ld, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+#endif
+
+static void gemm_tiny(const dmf_gemm_t *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const int64_t K = g->K, n = n1 - n0;
+  const int64_t np = (n + TV - 1) / TV * TV;
+  float bt[TINY_DIM * (TINY_DIM + TV)] __attribute__((aligned(64)));
+  if (!g->transB) {
+    for (int64_t k = 0; k < K; k++) {
+      float *d = bt + k * np;
+      memcpy(d, g->B + k * g->ldb + n0, n * sizeof(float));
+      for (int64_t j = n; j < np; j++) d[j] = 0.0f;
+    }
+  } else {
+    const float *s = g->B + n0 * g->ldb;
+    const int64_t ldb = g->ldb;
+    int64_t j = 0;
+#if defined(__AVX2__)
+    for (; j + 8 <= n; j += 8) {
+      int64_t k = 0;
+      for (; k + 8 <= K; k += 8) tr8x8(s + j * ldb + k, ldb, bt + k * np + j, np);
+      for (; k < K; k++) {
+        for (int64_t q = j; q < j + 8; q++) bt[k * np + q] = s[q * ldb + k];
+      }
+    }
+#endif
+    for (; j < n; j++) {
+      for (int64_t k = 0; k < K; k++) bt[k * np + j] = s[j * ldb + k];
+    }
+    for (int64_t k = 0; k < K; k++) {
+      for (int64_t q = n; q < np; q++) bt[k * np + q] = 0.0f;
+    }
+  }
+  float *c0 = g->C + n0;
+  for (int64_t jb = 0; jb < np; jb += TNV * TV) {
+    const int64_t left = (np - jb) / TV;
+    const int nv = left < TNV ? (int)left : TNV;
+    for (int64_t i = m0; i < m1; i += TR) {
+      const int rows = m1 - i < TR ? (int)(m1 - i) : TR;
+      switch (nv) {
+        case 1:
+          tiny_tile(g, i, rows, bt, np, jb, n, c0, 1);
+          break;
+#if TNV >= 2
+        case 2:
+          tiny_tile(g, i, rows, bt, np, jb, n, c0, 2);
+          break;
+#endif
+#if TNV >= 3
+        case 3:
+          tiny_tile(g, i, rows, bt, np, jb, n, c0, 3);
+          break;
+#endif
+#if TNV >= 4
+        default:
+          tiny_tile(g, i, rows, bt, np, jb, n, c0, TNV);
+          break;
+#endif
+      }
+    }
+  }
+}
+
 static void gemm_block(const dmf_gemm_t *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                        float *wsA, float *wsB) {
   const int64_t K = g->K;
@@ -385,6 +566,10 @@ static void gemm_block(const dmf_gemm_t *g, int64_t m0, int64_t m1, int64_t n0, 
         memset(g->C + i * g->ldc + n0, 0, (n1 - n0) * sizeof(float));
       }
     }
+    return;
+  }
+  if (!g->colB && m1 - m0 <= TINY_DIM && n1 - n0 <= TINY_DIM && K <= TINY_DIM) {
+    gemm_tiny(g, m0, m1, n0, n1);
     return;
   }
   if (!g->colB && ((m1 - m0) * (n1 - n0) * K <= 16 * 16 * 16 || (m1 - m0) < 2 || (n1 - n0) < 4)) {
