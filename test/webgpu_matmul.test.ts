@@ -3,19 +3,35 @@
  * (src/backend/webgpu/kernels/matmul_image.ts) forced on: the M, N, K grid with transposes,
  * broadcast batches, linear layers (a right operand without batch axes, folded into one
  * GEMM on every kernel), products that need several texture layers per matrix, shapes past
- * the texture limits (fallback), and non-finite values. On adapters without the image
- * kernel the forced choice falls back to the others, which the same checks then cover.
- * Skipped when no WebGPU adapter exists.
+ * the texture limits (fallback), and non-finite values. Also conv2d's GEMMs on the image
+ * kernel (forward, input and weight gradients), the runtime's texture pool (no growth over
+ * repeated products) and timestamp profiling of the image passes. On adapters without the
+ * image kernel the forced choice falls back to the others, which the same checks then
+ * cover. Skipped when no WebGPU adapter exists.
  */
-import { beforeAll, describe, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import * as T from "../mod.ts";
 import type { Backend } from "../mod.ts";
 import { hasAdapter, NO_ADAPTER_MESSAGE } from "../src/backend/webgpu/mod.ts";
+import type { Conv2dOptions } from "../src/ops/conv.ts";
 import { assertClose, prod, uniform } from "./helpers/numeric.ts";
 
-type Runtime = { options: { matmul: string } };
+interface Runtime {
+  options: { matmul: string };
+  hasTimestamps: boolean;
+  gpuTime(fn: () => void): Promise<number | null>;
+  stats(): { textureBytes: number; texturesCreated: number; texturesReused: number };
+}
 
 const available = await hasAdapter();
+
+interface ConvCase {
+  x: number[];
+  w: number[];
+  opts: Conv2dOptions;
+  /** Skip the gradients (the CPU reference of a large case is slow). */
+  forwardOnly?: boolean;
+}
 
 interface Case {
   a: number[];
@@ -36,6 +52,12 @@ if (!available) {
       cpu = T.getBackend("cpu");
       rt = (gpu as unknown as { runtime: Runtime }).runtime;
     });
+
+    /** Textures the image kernel has taken from the pool so far. */
+    function textureUses(): number {
+      const s = rt.stats();
+      return s.texturesCreated + s.texturesReused;
+    }
 
     /** Runs every case with `kernel` forced and compares with the CPU backend. */
     async function check(kernel: string, cases: Case[], seed = 1, values?: number[]) {
@@ -131,6 +153,109 @@ if (!available) {
       a[64 * 3 + 7] = -Infinity;
       a[64 * 9] = NaN;
       await check("image", [{ a: [17, 64], b: [64, 70] }, { a: [17, 64], b: [64, 64] }], 5, a);
+    });
+
+    /** conv2d forward and (unless forwardOnly) input / weight gradients on `backend`. */
+    function convOutputs(backend: Backend, c: ConvCase, xv: number[], wv: number[]) {
+      const x = T.tensor(xv, c.x, { backend });
+      const w = T.tensor(wv, c.w, { backend });
+      if (c.forwardOnly) return [T.conv2d(x, w, null, c.opts)];
+      x.requireGrad();
+      w.requireGrad();
+      const y = T.conv2d(x, w, null, c.opts);
+      const dy = T.tensor(uniform(prod(y.shape), 99, -1, 1), y.shape, { backend });
+      T.sum(T.mul(y, dy)).backward();
+      return [y, x.grad!, w.grad!];
+    }
+
+    test("conv2d on the image kernel and on the buffer kernels (fallback)", async () => {
+      const cases: ConvCase[] = [
+        { x: [2, 6, 11, 13], w: [4, 3, 3, 3], opts: { stride: 2, padding: 1, groups: 2 } },
+        { x: [2, 6, 11, 13], w: [5, 6, 2, 1], opts: { dilation: [2, 1], padding: [1, 0] } },
+        { x: [3, 8, 9, 7], w: [12, 4, 3, 3], opts: { padding: 1, groups: 2, stride: [2, 1] } },
+        { x: [2, 32, 16, 20], w: [64, 32, 3, 3], opts: { padding: 1 } },
+        { x: [1, 5, 7, 9], w: [17, 5, 1, 1], opts: {} },
+        // weight gradient over two chunks of images (K = N * 64 * 64 past a texture)
+        { x: [5, 8, 64, 64], w: [8, 8, 3, 3], opts: { padding: 1 } },
+        // column matrices over two chunks of images (forward)
+        { x: [2, 64, 128, 128], w: [8, 64, 3, 3], opts: { padding: 1 }, forwardOnly: true },
+      ];
+      const names = ["y", "dx", "dw"];
+      try {
+        for (const [i, c] of cases.entries()) {
+          const xv = uniform(prod(c.x), 40 + 2 * i, -1, 1);
+          const wv = uniform(prod(c.w), 41 + 2 * i, -1, 1);
+          const want = convOutputs(cpu, c, xv, wv).map((t) => t.dataSync() as Float32Array);
+          for (const kernel of ["image", "ubo"]) {
+            rt.options.matmul = kernel;
+            const before = textureUses();
+            const outs = convOutputs(gpu, c, xv, wv);
+            const got = await Promise.all(outs.map((t) => t.data()));
+            if (kernel === "image") {
+              expect(textureUses() - before, `${c.x} * ${c.w}: textures`).toBe(2 * outs.length);
+            }
+            want.forEach((w, k) => {
+              // f32 sums of Cg KH KW (y), Og KH KW (dx) or N OH OW (dw) products
+              const [n, o, cg, kh, kw] = [c.x[0], c.w[0], c.w[1], c.w[2], c.w[3]];
+              const groups = c.opts.groups ?? 1;
+              const terms =
+                [cg * kh * kw, (o / groups) * kh * kw, n * prod(outs[0].shape.slice(2))][k];
+              const what = `${kernel}: conv2d ${c.x} * ${c.w} ${JSON.stringify(c.opts)}`;
+              assertClose(got[k], w, { rtol: 1e-4, atol: 2e-6 * terms }, `${what}: ${names[k]}`);
+            });
+          }
+        }
+      } finally {
+        rt.options.matmul = "auto";
+      }
+    });
+
+    test("image kernel: the texture pool does not grow over 200 repeated products", async () => {
+      rt.options.matmul = "image";
+      try {
+        const x = T.keep(T.tensor(uniform(96 * 128, 1), [96, 128], { backend: gpu }));
+        const y = T.keep(T.tensor(uniform(128 * 80, 2), [128, 80], { backend: gpu }));
+        const z = T.keep(T.tensor(uniform(3 * 80 * 33, 3), [3, 80, 33], { backend: gpu }));
+        const bytes: number[] = [];
+        const created: number[] = [];
+        const first = rt.stats();
+        for (let i = 0; i < 200; i++) {
+          T.tidy(() => T.matmul(T.matmul(x, y), z));
+          if (i % 10 === 9) await gpu.sync();
+          const s = rt.stats();
+          bytes.push(s.textureBytes);
+          created.push(s.texturesCreated);
+        }
+        await gpu.sync();
+        const last = rt.stats();
+        expect(last.texturesReused - first.texturesReused).toBeGreaterThan(300);
+        expect(new Set(bytes.slice(5)).size, `texture bytes: ${[...new Set(bytes)]}`).toBe(1);
+        expect(new Set(created.slice(5)).size, `textures created: ${[...new Set(created)]}`)
+          .toBe(1);
+        for (const t of [x, y, z]) t.dispose();
+      } finally {
+        rt.options.matmul = "auto";
+      }
+    });
+
+    test("image kernel: timestamp profiling sees its passes", async (ctx) => {
+      if (!rt.hasTimestamps) ctx.skip("the device has no timestamp queries");
+      rt.options.matmul = "image";
+      try {
+        const x = T.keep(T.tensor(uniform(256 * 256, 4), [256, 256], { backend: gpu }));
+        const y = T.keep(T.tensor(uniform(256 * 256, 5), [256, 256], { backend: gpu }));
+        const before = textureUses();
+        let out: T.Tensor | null = null;
+        const ms = await rt.gpuTime(() => {
+          out = T.matmul(x, y);
+        });
+        expect(textureUses() - before, "textures the product used").toBe(2);
+        await out!.data();
+        expect(ms).toBeGreaterThan(0);
+        for (const t of [out!, x, y]) t.dispose();
+      } finally {
+        rt.options.matmul = "auto";
+      }
     });
   });
 }

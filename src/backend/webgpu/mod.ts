@@ -33,7 +33,8 @@ export type WebGpuStats = RuntimeStats;
 /**
  * Device memory and work counters: `allocatedBytes` (held in GPU buffers), `pooledBytes`
  * (free in the pool, ready for reuse), `inUseBytes`, `created` buffers, pipelines,
- * dispatches and submits. All zero before the backend is initialised.
+ * dispatches and submits; `textureBytes` and friends for the pooled storage textures of the
+ * CPU-adapter matmul. All zero before the backend is initialised.
  */
 export function webgpuStats(): WebGpuStats {
   if (!ready) {
@@ -48,6 +49,10 @@ export function webgpuStats(): WebGpuStats {
       dispatches: 0,
       submits: 0,
       bindGroupsCached: 0,
+      textureBytes: 0,
+      pooledTextureBytes: 0,
+      texturesCreated: 0,
+      texturesReused: 0,
     };
   }
   return ready.stats();

@@ -2,10 +2,19 @@
  * The execution engine of the WebGPU backend: a command encoder with one open compute pass
  * that kernels record into, submitted in batches (every MAX_BATCH_* dispatches, or when a
  * download/sync/upload needs it); pipelines and bind groups cached by key; per-dispatch
- * uniforms packed into a per-batch arena buffer bound with dynamic offsets.
+ * uniforms packed into a per-batch arena buffer bound with dynamic offsets. Kernels bind
+ * buffers and, on CPU adapters, pooled storage textures (./textures.ts).
  */
 import type { GpuContext } from "./device.ts";
 import { BufferPool, type PooledBuffer, type PoolStats } from "./pool.ts";
+import {
+  type GpuTexture,
+  TexturePool,
+  type TexturePoolStats,
+  type TextureSize,
+} from "./textures.ts";
+
+export type { GpuTexture, TextureSize } from "./textures.ts";
 
 /** A device buffer owned by a tensor (the backend's opaque `buf`). */
 export interface GpuBuffer extends PooledBuffer {
@@ -13,7 +22,11 @@ export interface GpuBuffer extends PooledBuffer {
   lastBatch?: number;
 }
 
-export type BindingKind = "read" | "rw" | "uniform";
+/**
+ * How a binding is declared: storage buffer (read-only or read-write), uniform window, or
+ * rgba32float 2d-array storage texture (read-only or write-only).
+ */
+export type BindingKind = "read" | "rw" | "uniform" | "texture-read" | "texture-write";
 
 /** A range of a buffer bound as a uniform block (binding kind "uniform"). */
 export interface Window {
@@ -22,10 +35,34 @@ export interface Window {
   size: number;
 }
 
-export type Binding = GpuBuffer | Window;
+export type Binding = GpuBuffer | Window | GpuTexture;
 
 function isWindow(b: Binding): b is Window {
   return (b as Window).size !== undefined && (b as Window).buf !== undefined;
+}
+
+function isTexture(b: Binding): b is GpuTexture {
+  return (b as GpuTexture).view !== undefined;
+}
+
+function layoutEntry(kind: BindingKind, binding: number): GPUBindGroupLayoutEntry {
+  const visibility = GPUShaderStage.COMPUTE;
+  if (kind === "texture-read" || kind === "texture-write") {
+    const access = kind === "texture-read" ? "read-only" : "write-only";
+    return {
+      binding,
+      visibility,
+      storageTexture: { access, format: "rgba32float", viewDimension: "2d-array" },
+    };
+  }
+  const type = kind === "rw" ? "storage" : kind === "uniform" ? "uniform" : "read-only-storage";
+  return { binding, visibility, buffer: { type } };
+}
+
+function bindingResource(b: Binding): GPUBindingResource {
+  if (isTexture(b)) return b.view;
+  if (isWindow(b)) return { buffer: b.buf.buffer, offset: b.offset, size: b.size };
+  return { buffer: b.buffer };
 }
 
 export interface Pipe {
@@ -52,8 +89,13 @@ export const STATUS_CODES: Record<number, string> = {
 const MAX_BATCH_CPU = 512;
 const MAX_BATCH_GPU = 128;
 const ARENA_BYTES = 1 << 20;
+/** Free textures kept for reuse; the image GEMM of a large model needs a few dozen. */
+const POOLED_TEXTURE_BYTES = 256 << 20;
+/** Timestamp queries per query set (two per compute pass) and query sets per gpuTime. */
+const QUERY_SET_SIZE = 256;
+const MAX_QUERY_SETS = 16;
 
-export interface RuntimeStats extends PoolStats {
+export interface RuntimeStats extends PoolStats, TexturePoolStats {
   pipelines: number;
   dispatches: number;
   submits: number;
@@ -92,7 +134,10 @@ export class Runtime {
   readonly queue: GPUQueue;
   readonly limits: Record<string, number>;
   readonly pool: BufferPool;
+  readonly textures: TexturePool;
   readonly #staging: BufferPool;
+  /** Evicted textures that recorded (unsubmitted) work may still bind. */
+  #retired: GPUTexture[] = [];
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #batch = 1;
@@ -113,7 +158,7 @@ export class Runtime {
   /** Validation / out-of-memory errors reported by the device, raised on the next read. */
   #errors: string[] = [];
   // timestamp profiling
-  #querySet: GPUQuerySet | null = null;
+  #querySets: GPUQuerySet[] = [];
   #queryBuf: GPUBuffer | null = null;
   #profiling = false;
   #profileQueries = 0;
@@ -124,11 +169,14 @@ export class Runtime {
    */
   readonly preferThreads: boolean;
   /**
-   * Kernel choices (tests force each path): matmul "auto" picks "tiled" (workgroup-memory
-   * tiles) on hardware GPUs and "ubo" (uniform-window rows, falling back to "rows") on CPU
-   * adapters.
+   * Kernel choices (tests force each path). matmul "auto" picks "tiled" (workgroup-memory
+   * tiles) on hardware GPUs; on CPU adapters the image kernel (kernels/matmul_image.ts,
+   * storage textures) from a size up, below it "ubo" (uniform-window rows, falling back to
+   * "rows"). "image" forces the image kernel wherever the adapter has it (CPU adapters with
+   * read-only storage textures), conv2d's GEMMs included, and falls back like "auto" where
+   * it does not apply; the other choices keep matmul and conv2d off it.
    */
-  options: { matmul: "auto" | "tiled" | "rows" | "ubo" } = { matmul: "auto" };
+  options: { matmul: "auto" | "tiled" | "rows" | "ubo" | "image" } = { matmul: "auto" };
 
   constructor(readonly ctx: GpuContext) {
     this.preferThreads = ctx.isFallback ||
@@ -151,6 +199,12 @@ export class Runtime {
       GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       Infinity,
       "staging",
+    );
+    this.textures = new TexturePool(
+      this.device,
+      GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+      POOLED_TEXTURE_BYTES,
+      (t) => this.#encoder ? this.#retired.push(t) : t.destroy(),
     );
     this.#arena = this.device.createBuffer({
       size: ARENA_BYTES,
@@ -190,17 +244,7 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
           visibility: GPUShaderStage.COMPUTE,
           buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: vec4s * 16 },
         },
-        ...kinds.map((k, i) => ({
-          binding: i + 1,
-          visibility: GPUShaderStage.COMPUTE,
-          buffer: {
-            type: (k === "rw"
-              ? "storage"
-              : k === "uniform"
-              ? "uniform"
-              : "read-only-storage") as GPUBufferBindingType,
-          },
-        })),
+        ...kinds.map((k, i) => layoutEntry(k, i + 1)),
       ],
     });
     const pipeline = this.device.createComputePipeline({
@@ -217,12 +261,18 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
     if (this.#pass) return this.#pass;
     this.#encoder ??= this.device.createCommandEncoder();
     let desc: GPUComputePassDescriptor | undefined;
-    if (this.#profiling && this.#querySet && this.#profileQueries + 2 <= 64) {
+    const q = this.#profileQueries;
+    if (this.#profiling && q + 2 <= QUERY_SET_SIZE * MAX_QUERY_SETS) {
+      const set = Math.floor(q / QUERY_SET_SIZE);
+      this.#querySets[set] ??= this.device.createQuerySet({
+        type: "timestamp",
+        count: QUERY_SET_SIZE,
+      });
       desc = {
         timestampWrites: {
-          querySet: this.#querySet,
-          beginningOfPassWriteIndex: this.#profileQueries,
-          endOfPassWriteIndex: this.#profileQueries + 1,
+          querySet: this.#querySets[set],
+          beginningOfPassWriteIndex: q % QUERY_SET_SIZE,
+          endOfPassWriteIndex: (q % QUERY_SET_SIZE) + 1,
         },
       };
       this.#profileQueries += 2;
@@ -238,8 +288,8 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
   }
 
   /**
-   * Records one dispatch. `bufs` bind to bindings 1.. in order; `params` fill the uniform
-   * block; `groups` is the workgroup grid.
+   * Records one dispatch. `bufs` (buffers, uniform windows, textures) bind to bindings 1.. in
+   * order; `params` fill the uniform block; `groups` is the workgroup grid.
    */
   dispatch(pipe: Pipe, bufs: Binding[], params: Params | number[], groups: number[]): void {
     const words = params instanceof Params ? params.words : params;
@@ -257,7 +307,13 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
     this.#arenaCpu.set(words, offset / 4);
     this.#arenaUsed += Math.ceil(pipe.uniformBytes / this.#align) * this.#align;
     let key = pipe.key;
-    for (const b of bufs) key += isWindow(b) ? `|${b.buf.id}@${b.offset}+${b.size}` : "|" + b.id;
+    for (const b of bufs) {
+      key += isTexture(b)
+        ? `|t${b.id}`
+        : isWindow(b)
+        ? `|${b.buf.id}@${b.offset}+${b.size}`
+        : `|${b.id}`;
+    }
     let bg = this.#bindGroups.get(key);
     if (!bg) {
       if (this.#bindGroups.size > 8192) this.#bindGroups.clear();
@@ -265,17 +321,13 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
         layout: pipe.layout,
         entries: [
           { binding: 0, resource: { buffer: this.#arena, offset: 0, size: pipe.uniformBytes } },
-          ...bufs.map((b, i) => ({
-            binding: i + 1,
-            resource: isWindow(b)
-              ? { buffer: b.buf.buffer, offset: b.offset, size: b.size }
-              : { buffer: b.buffer },
-          })),
+          ...bufs.map((b, i) => ({ binding: i + 1, resource: bindingResource(b) })),
         ],
       });
       this.#bindGroups.set(key, bg);
     }
     for (const x of bufs) {
+      if (isTexture(x)) continue;
       const b = isWindow(x) ? x.buf : x;
       b.lastBatch = this.#batch;
       if (b === this.status) this.#statusDirty = true;
@@ -297,6 +349,32 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
     this.#batchDispatches++;
   }
 
+  /**
+   * Records a copy of `size` texels from `src` (rows of `bytesPerRow`, `rowsPerImage` rows per
+   * layer; bytesPerRow a multiple of 256) into texture `dst`.
+   */
+  copyToTexture(
+    src: GpuBuffer,
+    layout: { offset?: number; bytesPerRow: number; rowsPerImage: number },
+    dst: GpuTexture,
+    size: TextureSize,
+  ): void {
+    const enc = this.#endPass();
+    enc.copyBufferToTexture({ buffer: src.buffer, ...layout }, { texture: dst.texture }, [...size]);
+    src.lastBatch = this.#batch;
+    this.#batchDispatches++;
+  }
+
+  /** A pooled rgba32float texture of `size`; contents undefined. */
+  acquireTexture(size: TextureSize): GpuTexture {
+    return this.textures.acquire(size);
+  }
+
+  /** Returns a texture to the pool (work recorded before still reads it first). */
+  releaseTexture(t: GpuTexture): void {
+    this.textures.release(t);
+  }
+
   /** Submits everything recorded so far. */
   flush(): void {
     if (!this.#encoder) return;
@@ -305,6 +383,7 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
       this.queue.writeBuffer(this.#arena, 0, this.#arenaCpu, 0, this.#arenaUsed / 4);
     }
     this.queue.submit([enc.finish()]);
+    for (const t of this.#retired.splice(0)) t.destroy();
     this.#encoder = null;
     this.#arenaUsed = 0;
     this.#batchDispatches = 0;
@@ -388,16 +467,13 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
 
   /**
    * Runs `fn` (which records work) and returns its GPU time in milliseconds measured with
-   * timestamp queries, or null when the device lacks them.
+   * timestamp queries, or null when the device lacks them: the sum over its compute passes
+   * (up to QUERY_SET_SIZE * MAX_QUERY_SETS / 2 of them). Copies between passes (buffer
+   * copies, operands copied into textures) are not timed.
    */
   async gpuTime(fn: () => void): Promise<number | null> {
     if (!this.hasTimestamps) return null;
     this.flush();
-    this.#querySet ??= this.device.createQuerySet({ type: "timestamp", count: 64 });
-    this.#queryBuf ??= this.device.createBuffer({
-      size: 64 * 8,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    });
     this.#profiling = true;
     this.#profileQueries = 0;
     try {
@@ -408,7 +484,18 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
     const n = this.#profileQueries;
     if (n === 0) return 0;
     const enc = this.#endPass();
-    enc.resolveQuerySet(this.#querySet, 0, n, this.#queryBuf, 0);
+    const resolveBytes = this.#querySets.length * QUERY_SET_SIZE * 8;
+    if (!this.#queryBuf || this.#queryBuf.size < resolveBytes) {
+      this.#queryBuf?.destroy();
+      this.#queryBuf = this.device.createBuffer({
+        size: resolveBytes,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+    }
+    for (let q = 0; q < n; q += QUERY_SET_SIZE) {
+      const set = this.#querySets[q / QUERY_SET_SIZE];
+      enc.resolveQuerySet(set, 0, Math.min(QUERY_SET_SIZE, n - q), this.#queryBuf, q * 8);
+    }
     const staging = this.#staging.acquire(n * 8);
     enc.copyBufferToBuffer(this.#queryBuf, 0, staging.buffer, 0, n * 8);
     this.flush();
@@ -421,17 +508,19 @@ fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
     return ns / 1e6;
   }
 
-  /** Destroys pooled (free) buffers. */
+  /** Destroys pooled (free) buffers and textures. */
   trim(): void {
     this.flush();
     this.pool.trim();
     this.#staging.trim();
+    this.textures.trim();
     this.#bindGroups.clear();
   }
 
   stats(): RuntimeStats {
     return {
       ...this.pool.stats(),
+      ...this.textures.stats(),
       pipelines: this.#pipes.size,
       dispatches: this.#dispatches,
       submits: this.#submits,

@@ -16,6 +16,7 @@ export const SHADER_FILES = [
   "matmul_ubo",
   "matmul_tiled",
   "conv2d",
+  "conv2d_image",
   "pool",
   "resize",
   "grid_sample",

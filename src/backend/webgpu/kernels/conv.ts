@@ -1,4 +1,8 @@
-/** conv2d (forward, input grad, weight grad) as implicit GEMM, and pooling. */
+/**
+ * conv2d (forward, input grad, weight grad) as implicit GEMM, and pooling. On CPU adapters
+ * the GEMMs run on the image kernel (conv_image.ts) where it applies; the buffer kernels
+ * here are the fallback and the path of hardware GPUs.
+ */
 import type { Attrs, Kernel, KernelInput, KernelOutput } from "../../backend.ts";
 import { product } from "../layout.ts";
 import { grid, Params, type Runtime } from "../runtime.ts";
@@ -6,6 +10,7 @@ import { assemble } from "../shaders.ts";
 import { consts, gbuf, requireF32 } from "./common.ts";
 import { PANEL, rowsPerGroup, uboGemm, uboRows } from "./matmul.ts";
 import { sumRows } from "./reduce.ts";
+import { convForwardImage, convInputGradImage, convWeightGradImage } from "./conv_image.ts";
 import { type Geometry, geometry } from "../../cpu/conv.ts";
 
 const WG = 64;
@@ -119,6 +124,7 @@ export function convKernels(rt: Runtime): Record<string, Kernel> {
       requireF32("conv2d", x, w, out);
       const g = geometry(x.shape, w.shape, attrs);
       if (product(out.shape) === 0) return;
+      if (convForwardImage(rt, g, attrs, out, x, w)) return;
       if (convByGemm(rt, g, attrs, out, x, w)) return;
       convPass(rt, 0, g, attrs, out, w, x, g.O / g.groups, g.OH * g.OW, g.N);
     },
@@ -126,11 +132,14 @@ export function convKernels(rt: Runtime): Record<string, Kernel> {
       requireF32("conv2d_input_grad", gy, w, out);
       const g = geometry(out.shape, w.shape, attrs);
       if (product(out.shape) === 0) return;
+      if (convInputGradImage(rt, g, attrs, out, gy, w)) return;
       convPass(rt, 1, g, attrs, out, w, gy, g.C / g.groups, g.H * g.W, g.N);
     },
     conv2d_weight_grad: ([x, gy], [out], attrs) => {
       requireF32("conv2d_weight_grad", x, gy, out);
       const g = geometry(x.shape, out.shape, attrs);
+      if (product(out.shape) === 0) return;
+      if (convWeightGradImage(rt, g, attrs, out, x, gy)) return;
       const rows = g.O / g.groups;
       const kc = (g.C / g.groups) * g.KH * g.KW;
       const total = g.N * g.OH * g.OW;

@@ -32,9 +32,15 @@ import {
 const WG = 64;
 /**
  * Multiply-adds from which CPU adapters use the image kernel (matmul_image.ts) under "auto":
- * below it the extra submit and the packing pass cost more than the kernel saves.
+ * below it the packing passes cost more than the kernel saves.
  */
 const IMAGE_MIN_WORK = 1 << 19;
+
+/** Whether a product of `work` multiply-adds tries the image kernel (rt.options.matmul). */
+export function wantsImage(rt: Runtime, work: number): boolean {
+  const option = rt.options.matmul;
+  return option === "image" || (option === "auto" && rt.preferThreads && work >= IMAGE_MIN_WORK);
+}
 
 export function rowsPerGroup(m: number): number {
   return m >= 8 ? 8 : m >= 4 ? 4 : m >= 2 ? 2 : 1;
@@ -65,10 +71,10 @@ export function matmulKernel(rt: Runtime): Kernel {
     const ct: Compute = isIntDtype(out.dtype) ? "i32" : "f32";
     const f32 = x.dtype === "f32" && y.dtype === "f32" && out.dtype === "f32";
     const bvec = f32 && !transB && N % 4 === 0;
-    const option = rt.options.matmul as string;
-    const image = option === "image" ||
-      (option === "auto" && rt.preferThreads && M * N * K >= IMAGE_MIN_WORK);
-    if (f32 && image && runImage(rt, x, y, out, M, N, K, transA, transB, cb)) return;
+    const option = rt.options.matmul;
+    if (f32 && wantsImage(rt, M * N * K) && runImage(rt, x, y, out, M, N, K, transA, transB, cb)) {
+      return;
+    }
     const choice = option === "auto" || option === "image"
       ? (rt.preferThreads ? "ubo" : "tiled")
       : option;

@@ -33,12 +33,15 @@
  * End to end (copies included, wall-clock, the machine moderately loaded): 1024^3 25-29
  * GFLOP/s, 2048^3 24-28 (matmul_ubo.wgsl: 5-8 and 6).
  *
- * Textures cannot be bound through Runtime.dispatch (buffers only), so this path flushes
- * the runtime's batch and submits its own command buffer (queue order keeps it between the
- * work recorded before and after). Runtime.gpuTime does not see that pass: time it with a
- * wall clock.
+ * The operands' textures come from the runtime's texture pool and every pass (packing and
+ * product) is recorded through Runtime.dispatch into the normal batch, so timestamp
+ * profiling (Runtime.gpuTime) sees them; operands copied straight into their texture are
+ * buffer-to-texture copies between passes, which timestamps do not cover. conv2d
+ * (kernels/conv_image.ts) packs its column matrices with its own kernel and runs the same
+ * product (packOperand / imageMultiply).
  */
-import type { GpuBuffer, Runtime } from "../runtime.ts";
+import type { GpuBuffer, GpuTexture, Runtime, TextureSize } from "../runtime.ts";
+import { consts } from "./common.ts";
 
 /** Columns (vec4 texels) per invocation and invocations per workgroup. */
 const Q = 2;
@@ -46,20 +49,8 @@ const WG = 8;
 const PACK_WG = 64;
 /** Batch axes the kernel indexes (coalesced); more fall back to the other kernels. */
 const MAX_RB = 8;
-/** Bytes of the kernel's parameter block (array<vec4<u32>, 9>). */
-const PARAM_BYTES = 144;
-
-interface State {
-  pack: GPUComputePipeline;
-  packLayout: GPUBindGroupLayout;
-  mmLayout: GPUBindGroupLayout;
-  mm: Map<number, GPUComputePipeline>;
-  /** Parameter blocks of one call (rewritten by each call before its submit). */
-  params: GPUBuffer | null;
-  paramSlots: number;
-}
-
-const states = new WeakMap<Runtime, State | null>();
+/** Parameter words of the product (array<vec4<u32>, 9>). */
+const MM_WORDS = 36;
 
 function hasImageLoads(): boolean {
   const features = (navigator as { gpu?: { wgslLanguageFeatures?: ReadonlySet<string> } }).gpu
@@ -67,52 +58,9 @@ function hasImageLoads(): boolean {
   return features?.has("readonly_and_readwrite_storage_textures") ?? false;
 }
 
-function stateOf(rt: Runtime): State | null {
-  let s = states.get(rt);
-  if (s !== undefined) return s;
-  s = null;
-  if (rt.preferThreads && hasImageLoads()) {
-    const d = rt.device;
-    const C = GPUShaderStage.COMPUTE;
-    const packLayout = d.createBindGroupLayout({
-      label: "matmul_image_pack",
-      entries: [
-        { binding: 0, visibility: C, buffer: { type: "uniform", hasDynamicOffset: true } },
-        { binding: 1, visibility: C, buffer: { type: "read-only-storage" } },
-        {
-          binding: 2,
-          visibility: C,
-          storageTexture: {
-            access: "write-only",
-            format: "rgba32float",
-            viewDimension: "2d-array",
-          },
-        },
-      ],
-    });
-    const tex = (binding: number): GPUBindGroupLayoutEntry => ({
-      binding,
-      visibility: C,
-      storageTexture: { access: "read-only", format: "rgba32float", viewDimension: "2d-array" },
-    });
-    const mmLayout = d.createBindGroupLayout({
-      label: "matmul_image",
-      entries: [
-        { binding: 0, visibility: C, buffer: { type: "uniform", hasDynamicOffset: true } },
-        { binding: 1, visibility: C, buffer: { type: "storage" } },
-        tex(2),
-        tex(3),
-      ],
-    });
-    const pack = d.createComputePipeline({
-      label: "matmul_image_pack",
-      layout: d.createPipelineLayout({ bindGroupLayouts: [packLayout] }),
-      compute: { module: d.createShaderModule({ code: PACK_WGSL }), entryPoint: "main" },
-    });
-    s = { pack, packLayout, mmLayout, mm: new Map(), params: null, paramSlots: 0 };
-  }
-  states.set(rt, s);
-  return s;
+/** Whether the adapter runs the image kernel: CPU adapters with read-only storage textures. */
+export function imageKernelAvailable(rt: Runtime): boolean {
+  return rt.preferThreads && hasImageLoads();
 }
 
 /** Output columns per workgroup (lanes run along columns). */
@@ -125,14 +73,15 @@ export function imageRows(m: number): number {
 
 // Pack a strided matrix (rows x cols at `base + layer * matrix stride`) into rgba32float
 // texels [height][ceil(cols / 4)] of one texture layer, zero outside the matrix. Layers
-// hold `chunks` consecutive row chunks of `height` rows of each matrix.
+// hold `chunks` consecutive row chunks of `height` rows of each matrix. SPLIT: column j
+// sits at (j / inner) * outer stride + (j % inner) * col stride.
 // Params: [0] rows, [1] cols, [2] row stride, [3] col stride, [4] matrix stride,
-//   [5] texture width, [6] height (rows per layer), [7] chunks per matrix.
-const PACK_WGSL = `
-@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 2>;
+//   [5] texture width, [6] height (rows per layer), [7] chunks per matrix, [8] inner,
+//   [9] outer stride, [10] offset of matrix 0.
+const packWgsl = (split: boolean) =>
+  `${consts({ SPLIT: split })}
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var dst: texture_storage_2d_array<rgba32float, write>;
-fn pu(i: u32) -> u32 { return P[i >> 2u][i & 3u]; }
 
 @compute @workgroup_size(${PACK_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -145,11 +94,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let cols = pu(1u);
   var v = vec4<f32>();
   if (row < pu(0u)) {
-    let base = (layer / chunks) * pu(4u) + row * pu(2u);
+    let base = pu(10u) + (layer / chunks) * pu(4u) + row * pu(2u);
     let cs = pu(3u);
     for (var c = 0u; c < 4u; c++) {
       let col = tx * 4u + c;
-      if (col < cols) { v[c] = src[base + col * cs]; }
+      if (col < cols) {
+        var off = col * cs;
+        if (SPLIT) { off = (col / pu(8u)) * pu(9u) + (col % pu(8u)) * cs; }
+        v[c] = src[base + off];
+      }
     }
   }
   textureStore(dst, vec2<u32>(tx, ty), layer, v);
@@ -161,7 +114,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * Params: [0] M, [1] N, [2] K / 4 (rounded up), [3] A rows per texture layer,
  *   [4] A layers per matrix, [5] first batch, [6] first row block, [7] batch rank RB,
  *   [8..16) batch shape, [16..24) A matrix strides, [24..32) B matrix strides (in matrices),
- * then (second block) [32] C batch stride, [33] C row stride, [34] C column stride.
+ *   [32] C batch stride, [33] C row stride, [34] C column stride, [35] C offset.
  */
 function mmWgsl(rm: number): string {
   const rows = [...Array(rm).keys()];
@@ -191,11 +144,9 @@ function mmWgsl(rm: number): string {
     lines.push(`  }`);
   }
   return `
-@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 9>;
 @group(0) @binding(1) var<storage, read_write> C: array<f32>;
 @group(0) @binding(2) var A: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(3) var B: texture_storage_2d_array<rgba32float, read>;
-fn pu(i: u32) -> u32 { return P[i >> 2u][i & 3u]; }
 
 fn put(o: u32, col: u32, N: u32, cs: u32, v: vec4<f32>) {
   if (col < N) { C[o + col * cs] = v.x; }
@@ -227,7 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let la = ma * pu(4u) + row0 / H;
   let lb = mb;
   let y0 = row0 % H;
-  let cz = z * pu(32u);
+  let cz = pu(35u) + z * pu(32u);
   let crs = pu(33u);
   let ccs = pu(34u);
 ${lines.join("\n")}
@@ -235,8 +186,12 @@ ${lines.join("\n")}
 `;
 }
 
-/** One operand as the kernel reads it: a strided rows x cols matrix per batch entry. */
-interface Operand {
+/**
+ * One operand as the kernel reads it: a strided rows x cols matrix per batch entry, matrix
+ * m at offset + m * matrixStride (in floats). With colInner, column j sits at
+ * (j / colInner) * colOuterStride + (j % colInner) * colStride (two axes folded into k).
+ */
+export interface Operand {
   buf: GpuBuffer;
   rows: number;
   cols: number;
@@ -244,17 +199,113 @@ interface Operand {
   colStride: number;
   matrixStride: number;
   matrices: number;
+  offset?: number;
+  colInner?: number;
+  colOuterStride?: number;
 }
 
-export interface ImageGemm {
+/** Texture shapes of one product C (M x N) = A (M x K) @ B (K x N). */
+export interface ImagePlan {
   M: number;
   N: number;
   K: number;
-  /** A: M x K, B: K x N as strided views of their buffers. */
-  a: Operand;
-  b: Operand;
+  /** Rows per invocation. */
+  rm: number;
+  k4: number;
+  n4: number;
+  /** A rows per texture layer and A layers per matrix. */
+  height: number;
+  chunks: number;
+  /** A: [k4, height, A matrices * chunks] texels of 4 k; B: [n4, 4 k4, B layers] of 4 columns. */
+  aSize: TextureSize;
+  bSize: TextureSize;
+}
+
+/**
+ * Texture shapes for a product with `aMatrices` A matrices and `bLayers` B matrices, or null
+ * when the kernel does not run it (adapter, texture and grid limits).
+ */
+export function planImage(
+  rt: Runtime,
+  M: number,
+  N: number,
+  K: number,
+  aMatrices: number,
+  bLayers: number,
+): ImagePlan | null {
+  if (!imageKernelAvailable(rt)) return null;
+  const maxDim = rt.limits.maxTextureDimension2D ?? 8192;
+  const maxLayers = rt.limits.maxTextureArrayLayers ?? 256;
+  const maxGroups = rt.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  const rm = imageRows(M);
+  const k4 = Math.ceil(K / 4);
+  const n4 = Math.ceil(N / 4);
+  const height = M <= maxDim ? M : Math.floor(maxDim / rm) * rm;
+  const chunks = Math.ceil(M / height);
+  const fits = 4 * k4 <= maxDim && n4 <= maxDim && aMatrices * chunks <= maxLayers &&
+    bLayers <= maxLayers && Math.ceil(n4 / (Q * WG)) <= maxGroups;
+  if (!fits) return null;
+  return {
+    M,
+    N,
+    K,
+    rm,
+    k4,
+    n4,
+    height,
+    chunks,
+    aSize: [k4, height, aMatrices * chunks],
+    bSize: [n4, 4 * k4, bLayers],
+  };
+}
+
+/**
+ * Whether `o` lands in its texture (`height` rows per layer) by a plain copy: contiguous
+ * rows of a multiple of 64 floats (copies need 256-byte rows), a 16-byte aligned start
+ * and layers that tile the matrices exactly (no zero padding to write).
+ */
+function copies(o: Operand, height: number): boolean {
+  return o.colStride === 1 && (o.colInner ?? o.cols) >= o.cols && o.rowStride === o.cols &&
+    o.cols % 64 === 0 && o.rows % height === 0 && (o.offset ?? 0) % 4 === 0 &&
+    (o.matrices === 1 || o.matrixStride === o.rows * o.cols);
+}
+
+/**
+ * Writes `o` into `tex` as texels of 4 consecutive columns, `height` rows per layer and
+ * `chunks` layers per matrix, zero past the matrix. Row-major matrices with 256-byte rows
+ * and no padding are copied (a memcpy on llvmpipe, ~5x cheaper than the packing kernel).
+ */
+export function packOperand(
+  rt: Runtime,
+  o: Operand,
+  tex: GpuTexture,
+  height: number,
+  chunks: number,
+): void {
+  const width = Math.ceil(o.cols / 4);
+  const layers = o.matrices * chunks;
+  if (copies(o, height)) {
+    const layout = { offset: (o.offset ?? 0) * 4, bytesPerRow: o.cols * 4, rowsPerImage: height };
+    rt.copyToTexture(o.buf, layout, tex, [width, height, layers]);
+    return;
+  }
+  const split = (o.colInner ?? o.cols) < o.cols;
+  const pipe = rt.pipeline(
+    `matmul_image_pack:${split}`,
+    ["read", "texture-write"],
+    11,
+    () => packWgsl(split),
+  );
+  const words = [o.rows, o.cols, o.rowStride, o.colStride, o.matrixStride, width, height, chunks];
+  words.push(o.colInner ?? o.cols, o.colOuterStride ?? 0, o.offset ?? 0);
+  rt.dispatch(pipe, [o.buf, tex], words, [Math.ceil(width / PACK_WG), height, layers]);
+}
+
+/** Where a product writes C and how its batch indexes the A and B matrices. */
+export interface ImageOutput {
   c: GpuBuffer;
-  /** C element (z, i, j) at z * cBatch + i * cRow + j * cCol. */
+  /** C element (z, i, j) at cOffset + z * cBatch + i * cRow + j * cCol. */
+  cOffset?: number;
   cBatch: number;
   cRow: number;
   cCol: number;
@@ -264,175 +315,75 @@ export interface ImageGemm {
   bStrides: number[];
 }
 
-/**
- * Whether `o` lands in its texture (`height` rows per layer) by a plain copy: contiguous
- * rows of a multiple of 64 floats (copies need 256-byte rows) and layers that tile the
- * matrices exactly (no zero padding to write).
- */
-function copies(o: Operand, height: number): boolean {
-  return o.colStride === 1 && o.rowStride === o.cols && o.cols % 64 === 0 &&
-    o.rows % height === 0 && (o.matrices === 1 || o.matrixStride === o.rows * o.cols);
+/** C = A @ B from packed textures (see ImagePlan); batch rank at most MAX_RB. */
+export function imageMultiply(
+  rt: Runtime,
+  plan: ImagePlan,
+  texA: GpuTexture,
+  texB: GpuTexture,
+  out: ImageOutput,
+): void {
+  const { M, N, rm } = plan;
+  const rb = out.batch.length;
+  if (rb > MAX_RB) throw new Error(`webgpu: matmul_image: batch rank ${rb} > ${MAX_RB}`);
+  const maxGroups = rt.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  const rowBlocks = Math.ceil(M / rm);
+  const batches = out.batch.reduce((p, v) => p * v, 1);
+  const colGroups = Math.ceil(plan.n4 / (Q * WG));
+  const pipe = rt.pipeline(
+    `matmul_image:RM${rm}`,
+    ["rw", "texture-read", "texture-read"],
+    MM_WORDS,
+    () => mmWgsl(rm),
+  );
+  for (let z0 = 0; z0 < batches; z0 += maxGroups) {
+    for (let b0 = 0; b0 < rowBlocks; b0 += maxGroups) {
+      const w = new Array(MM_WORDS).fill(0);
+      w.splice(0, 8, M, N, plan.k4, plan.height, plan.chunks, z0, b0, rb);
+      out.batch.forEach((v, j) => {
+        w[8 + j] = v;
+        w[16 + j] = out.aStrides[j];
+        w[24 + j] = out.bStrides[j];
+      });
+      w.splice(32, 4, out.cBatch, out.cRow, out.cCol, out.cOffset ?? 0);
+      const groups = [
+        Math.min(maxGroups, rowBlocks - b0),
+        colGroups,
+        Math.min(maxGroups, batches - z0),
+      ];
+      rt.dispatch(pipe, [out.c, texA, texB], w, groups);
+    }
+  }
 }
 
-function copySource(o: Operand, height: number): GPUTexelCopyBufferInfo {
-  return { buffer: o.buf.buffer, bytesPerRow: o.cols * 4, rowsPerImage: height };
+export interface ImageGemm extends ImageOutput {
+  M: number;
+  N: number;
+  K: number;
+  /** A: M x K, B: K x N as strided views of their buffers. */
+  a: Operand;
+  b: Operand;
+}
+
+function planOf(rt: Runtime, g: ImageGemm): ImagePlan | null {
+  if (g.batch.length > MAX_RB) return null;
+  return planImage(rt, g.M, g.N, g.K, g.a.matrices, g.b.matrices);
 }
 
 /** Whether the image kernel can run this product (adapter, texture limits, batch rank). */
 export function imageGemmFits(rt: Runtime, g: ImageGemm): boolean {
-  if (!stateOf(rt) || g.batch.length > MAX_RB) return false;
-  const maxDim = rt.limits.maxTextureDimension2D ?? 8192;
-  const maxLayers = rt.limits.maxTextureArrayLayers ?? 256;
-  const k4 = Math.ceil(g.K / 4);
-  const rm = imageRows(g.M);
-  const h = g.M <= maxDim ? g.M : Math.floor(maxDim / rm) * rm;
-  return k4 <= maxDim && 4 * k4 <= maxDim && Math.ceil(g.N / 4) <= maxDim &&
-    g.a.matrices * Math.ceil(g.M / h) <= maxLayers && g.b.matrices <= maxLayers;
+  return planOf(rt, g) !== null;
 }
 
 /** Runs C = A @ B (see ImageGemm) with the image kernel; check imageGemmFits first. */
 export function imageGemm(rt: Runtime, g: ImageGemm): void {
-  const s = stateOf(rt)!;
-  const d = rt.device;
-  const { M, N, K } = g;
-  const rm = imageRows(M);
-  const maxDim = rt.limits.maxTextureDimension2D ?? 8192;
-  const k4 = Math.ceil(K / 4);
-  const n4 = Math.ceil(N / 4);
-  const h = M <= maxDim ? M : Math.floor(maxDim / rm) * rm;
-  const chunks = Math.ceil(M / h);
-  const maxGroups = rt.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-  const rowBlocks = Math.ceil(M / rm);
-  const batches = g.batch.reduce((p, v) => p * v, 1);
-  const colGroups = Math.ceil(n4 / (Q * WG));
-  if (colGroups > maxGroups) throw new Error("webgpu: matmul_image: N too large");
-
-  // parameter blocks: two packs, then one per dispatch of the product
-  const dispatches: [number, number, number, number][] = []; // row block 0, z0, gx, gz
-  for (let z0 = 0; z0 < batches; z0 += maxGroups) {
-    for (let b0 = 0; b0 < rowBlocks; b0 += maxGroups) {
-      dispatches.push([
-        b0,
-        z0,
-        Math.min(maxGroups, rowBlocks - b0),
-        Math.min(maxGroups, batches - z0),
-      ]);
-    }
-  }
-  const minAlign = rt.limits.minUniformBufferOffsetAlignment ?? 256;
-  const align = Math.ceil(PARAM_BYTES / minAlign) * minAlign;
-  const slots = 2 + dispatches.length;
-  if (!s.params || s.paramSlots < slots) {
-    s.params?.destroy();
-    s.paramSlots = Math.max(slots, 16);
-    s.params = d.createBuffer({
-      label: "matmul_image params",
-      size: s.paramSlots * align,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-  }
-  const words = new Uint32Array((slots * align) / 4);
-  const put = (slot: number, vals: number[]) => words.set(vals, (slot * align) / 4);
-  const packWords = (o: Operand, height: number, layerChunks: number, width: number) => [
-    o.rows,
-    o.cols,
-    o.rowStride,
-    o.colStride,
-    o.matrixStride,
-    width,
-    height,
-    layerChunks,
-  ];
-  put(0, packWords(g.a, h, chunks, k4));
-  put(1, packWords(g.b, 4 * k4, 1, n4));
-  const rb = g.batch.length;
-  dispatches.forEach(([b0, z0], i) => {
-    const w = new Array(36).fill(0);
-    w.splice(0, 8, M, N, k4, h, chunks, z0, b0, rb);
-    g.batch.forEach((v, j) => {
-      w[8 + j] = v;
-      w[16 + j] = g.aStrides[j];
-      w[24 + j] = g.bStrides[j];
-    });
-    w[32] = g.cBatch;
-    w[33] = g.cRow;
-    w[34] = g.cCol;
-    put(2 + i, w);
-  });
-
-  const usage = GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST;
-  const sizeA = [k4, h, g.a.matrices * chunks];
-  const sizeB = [n4, 4 * k4, g.b.matrices];
-  const texA = d.createTexture({
-    label: "matmul_image A",
-    size: sizeA,
-    format: "rgba32float",
-    usage,
-  });
-  const texB = d.createTexture({
-    label: "matmul_image B",
-    size: sizeB,
-    format: "rgba32float",
-    usage,
-  });
-  const viewA = texA.createView({ dimension: "2d-array" });
-  const viewB = texB.createView({ dimension: "2d-array" });
-  let mm = s.mm.get(rm);
-  if (!mm) {
-    mm = d.createComputePipeline({
-      label: `matmul_image RM${rm}`,
-      layout: d.createPipelineLayout({ bindGroupLayouts: [s.mmLayout] }),
-      compute: { module: d.createShaderModule({ code: mmWgsl(rm) }), entryPoint: "main" },
-    });
-    s.mm.set(rm, mm);
-  }
-  const params = { buffer: s.params, size: PARAM_BYTES };
-  const packGroup = (o: Operand, view: GPUTextureView) =>
-    d.createBindGroup({
-      layout: s.packLayout,
-      entries: [
-        { binding: 0, resource: params },
-        { binding: 1, resource: { buffer: o.buf.buffer } },
-        { binding: 2, resource: view },
-      ],
-    });
-  const mmGroup = d.createBindGroup({
-    layout: s.mmLayout,
-    entries: [
-      { binding: 0, resource: { buffer: s.params, size: PARAM_BYTES } },
-      { binding: 1, resource: { buffer: g.c.buffer } },
-      { binding: 2, resource: viewA },
-      { binding: 3, resource: viewB },
-    ],
-  });
-
-  rt.flush(); // earlier recorded work first
-  d.queue.writeBuffer(s.params, 0, words);
-  const enc = d.createCommandEncoder({ label: "matmul_image" });
-  // row-major matrices with 256-byte rows and no padding copy straight into the texture
-  // (a memcpy on llvmpipe, ~5x cheaper than the packing kernel)
-  const copyA = copies(g.a, h);
-  const copyB = copies(g.b, 4 * k4);
-  if (copyA) enc.copyBufferToTexture(copySource(g.a, h), { texture: texA }, sizeA);
-  if (copyB) enc.copyBufferToTexture(copySource(g.b, 4 * k4), { texture: texB }, sizeB);
-  const pass = enc.beginComputePass();
-  pass.setPipeline(s.pack);
-  if (!copyA) {
-    pass.setBindGroup(0, packGroup(g.a, viewA), [0]);
-    pass.dispatchWorkgroups(Math.ceil(k4 / PACK_WG), h, g.a.matrices * chunks);
-  }
-  if (!copyB) {
-    pass.setBindGroup(0, packGroup(g.b, viewB), [align]);
-    pass.dispatchWorkgroups(Math.ceil(n4 / PACK_WG), 4 * k4, g.b.matrices);
-  }
-  pass.setPipeline(mm);
-  dispatches.forEach(([, , gx, gz], i) => {
-    pass.setBindGroup(0, mmGroup, [(2 + i) * align]);
-    pass.dispatchWorkgroups(gx, colGroups, gz);
-  });
-  pass.end();
-  d.queue.submit([enc.finish()]);
-  // freed once the submitted work is done
-  texA.destroy();
-  texB.destroy();
+  const plan = planOf(rt, g);
+  if (!plan) throw new Error("webgpu: matmul_image: product does not fit the image kernel");
+  const texA = rt.acquireTexture(plan.aSize);
+  const texB = rt.acquireTexture(plan.bSize);
+  packOperand(rt, g.a, texA, plan.height, plan.chunks);
+  packOperand(rt, g.b, texB, plan.bSize[1], 1);
+  imageMultiply(rt, plan, texA, texB, g);
+  rt.releaseTexture(texA);
+  rt.releaseTexture(texB);
 }
