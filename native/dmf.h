@@ -128,6 +128,20 @@ static inline void dmf_parallel(dmf_task_fn fn, void *ctx, int64_t ntasks, int64
 }
 
 /* Items per task when n items are split into about 4 tasks per thread. */
+/* Sum of n floats in double with four independent accumulators (the additions pipeline). */
+static inline double dmf_sum_f32(const float *x, int64_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i];
+    s1 += x[i + 1];
+    s2 += x[i + 2];
+    s3 += x[i + 3];
+  }
+  for (; i < n; i++) s0 += x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
 static inline int64_t dmf_chunk(int64_t n) {
   const int64_t parts = 4 * (int64_t)dmf_threads();
   return n < parts ? 1 : (n + parts - 1) / parts;

@@ -818,16 +818,7 @@ static void unary(int op, const float *restrict a, void *restrict o, int64_t n) 
 
 static float reduce_row(int op, const float *restrict x, int64_t n) {
   if (op == RED_SUM || op == RED_MEAN) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-      s0 += x[i];
-      s1 += x[i + 1];
-      s2 += x[i + 2];
-      s3 += x[i + 3];
-    }
-    for (; i < n; i++) s0 += x[i];
-    const double s = (s0 + s1) + (s2 + s3);
+    const double s = dmf_sum_f32(x, n);
     return (float)(op == RED_MEAN ? s / (double)n : s);
   }
   /* max/min: NaN wins; no NaN and n == 0 gives -inf / +inf like the reference. */

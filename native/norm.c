@@ -20,19 +20,6 @@ typedef struct {
   double eps;
 } norm_job;
 
-/* Four independent accumulators: the additions pipeline instead of waiting on each other. */
-static double sum_f(const float *x, int64_t n) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += x[i];
-    s1 += x[i + 1];
-    s2 += x[i + 2];
-    s3 += x[i + 3];
-  }
-  for (; i < n; i++) s0 += x[i];
-  return (s0 + s1) + (s2 + s3);
-}
 
 static double sum_sq_dev(const float *x, int64_t n, double m) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -52,7 +39,7 @@ static void forward_row(const norm_job *j, int64_t r) {
   const int64_t hw = j->hw, len = j->cg * hw, c0 = (r % j->groups) * j->cg;
   const float *x = j->x + r * len;
   float *y = j->y + r * len;
-  const double m = sum_f(x, len) / (double)len;
+  const double m = dmf_sum_f32(x, len) / (double)len;
   const double inv = 1.0 / sqrt(sum_sq_dev(x, len, m) / (double)len + j->eps);
   j->mu[r] = (float)m;
   j->rs[r] = (float)inv;
