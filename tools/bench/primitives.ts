@@ -42,6 +42,31 @@ export function copyCase(backend: Backend, n: number): BenchCase {
   };
 }
 
+const DISPATCH_OPS = 1000;
+
+/** Launch overhead: a chain of 1000 negations of a 256-float tensor; median / 1000 = per op. */
+export function dispatchCase(backend: Backend): BenchCase {
+  return {
+    name: `dispatch ${DISPATCH_OPS} tiny ops`,
+    shape: `${DISPATCH_OPS} x neg(${shapeStr(256)})`,
+    efficiency: { cpu: 0.5 },
+    note: `per-op launch overhead = median / ${DISPATCH_OPS}`,
+    setup() {
+      const [x] = inputs(backend, [256]);
+      const run = () => {
+        let y = neg(x);
+        for (let i = 1; i < DISPATCH_OPS; i++) {
+          const next = neg(y);
+          y.dispose();
+          y = next;
+        }
+        return y;
+      };
+      return { run, dispose: disposeAll([x]) };
+    },
+  };
+}
+
 export const primitives: Suite = {
   name: "primitives",
   title: "Primitive ops",
@@ -118,6 +143,7 @@ export const primitives: Suite = {
       },
     });
     cases.push(copyCase(backend, quick ? 1 << 16 : 1 << 24));
+    cases.push(dispatchCase(backend));
     return cases;
   },
 };
