@@ -50,9 +50,9 @@ void dmf_advise_huge(void *p, int64_t bytes) {
 #endif
 }
 
-/* Below this many multiply-adds (or elements for memory-bound ops) a call stays on one thread. */
+/* Below this many multiply-adds a call stays on one thread (DMF_PAR_ELEMS: elements, for
+ * memory-bound ops). */
 #define PAR_FLOPS (1 << 18)
-#define PAR_ELEMS (1 << 15)
 
 static int detect_isa(void) {
 #ifdef DMF_X86
@@ -168,8 +168,8 @@ static void mm_task(void *ctx, int64_t t, int tid) {
 /* A range of whole products (sm = sn = 1): batches of small products, e.g. window attention. */
 static void mm_chunk_task(void *ctx, int64_t t, int tid) {
   const mm_job *j = (const mm_job *)ctx;
-  const int64_t b0 = t * j->chunk;
-  const int64_t b1 = b0 + j->chunk < j->batch ? b0 + j->chunk : j->batch;
+  int64_t b0, b1;
+  dmf_range(t, j->chunk, j->batch, &b0, &b1);
   for (int64_t b = b0; b < b1; b++) mm_task(ctx, b, tid);
 }
 
@@ -269,18 +269,24 @@ static geom read_geom(const int64_t *m) {
   return g;
 }
 
-static float *col_buf;
-static size_t col_cap;
+/* A 64-byte aligned scratch buffer of at least `floats` floats, regrown (contents lost) when
+ * too small. */
+typedef struct {
+  float *p;
+  size_t cap;
+} scratch;
 
-static float *col_get(size_t floats) {
-  if (floats > col_cap) {
-    free(col_buf);
-    col_buf = NULL;
-    if (posix_memalign((void **)&col_buf, 64, floats * sizeof(float)) != 0) abort();
-    col_cap = floats;
+static float *scratch_get(scratch *s, size_t floats) {
+  if (floats > s->cap) {
+    free(s->p);
+    s->p = NULL;
+    if (posix_memalign((void **)&s->p, 64, floats * sizeof(float)) != 0) abort();
+    s->cap = floats;
   }
-  return col_buf;
+  return s->p;
 }
+
+static scratch col_buf, wt_buf;
 
 /* 1x1, stride 1, no padding: the image itself is the column matrix. */
 static int pointwise(const geom *g) {
@@ -334,29 +340,6 @@ static void col2im_task(void *ctx, int64_t c, int tid) {
   }
 }
 
-static void run_channels(dmf_task_fn fn, col_job *j, int64_t Cg) {
-  const geom *g = j->g;
-  const int64_t work = Cg * g->KH * g->KW * g->OH * g->OW;
-  if (work < PAR_ELEMS || dmf_threads() == 1) {
-    for (int64_t c = 0; c < Cg; c++) fn(j, c, 0);
-  } else {
-    dmf_pool_run(fn, j, Cg);
-  }
-}
-
-static float *wt_buf;
-static size_t wt_cap;
-
-static float *wt_get(size_t floats) {
-  if (floats > wt_cap) {
-    free(wt_buf);
-    wt_buf = NULL;
-    if (posix_memalign((void **)&wt_buf, 64, floats * sizeof(float)) != 0) abort();
-    wt_cap = floats;
-  }
-  return wt_buf;
-}
-
 static dmf_im2col_t im2col_of(const geom *g, const float *xg) {
   const int64_t Cg = g->C / g->groups;
   dmf_im2col_t d = {xg,     Cg,     g->H,   g->W,   g->KH,  g->KW,  g->OH,
@@ -405,7 +388,7 @@ DMF_EXPORT void dmf_conv2d_input_grad(const float *dy, const float *w, float *dx
      * w'[grp * Cg + c, o, kh, kw] = w[grp * Og + o, c, KH-1-kh, KW-1-kw], padded by
      * d (K - 1) - p: again an implicit-im2col GEMM. */
     const int64_t KK = g.KH * g.KW;
-    float *wt = wt_get((size_t)(g.O * Kc));
+    float *wt = scratch_get(&wt_buf, (size_t)(g.O * Kc));
     for (int64_t grp = 0; grp < g.groups; grp++) {
       for (int64_t o = 0; o < Og; o++) {
         for (int64_t c = 0; c < Cg; c++) {
@@ -422,7 +405,7 @@ DMF_EXPORT void dmf_conv2d_input_grad(const float *dy, const float *w, float *dx
     return;
   }
   /* General case: col [Kc, P] = w_g^T [Kc, Og] @ dy_g [Og, P], then col2im into dx. */
-  float *col = pw ? NULL : col_get((size_t)(Kc * P));
+  float *col = pw ? NULL : scratch_get(&col_buf, (size_t)(Kc * P));
   memset(dx, 0, (size_t)(g.N * g.C * g.H * g.W) * sizeof(float));
   for (int64_t n = 0; n < g.N; n++) {
     for (int64_t grp = 0; grp < g.groups; grp++) {
@@ -432,7 +415,7 @@ DMF_EXPORT void dmf_conv2d_input_grad(const float *dy, const float *w, float *dx
       gemm1(&m);
       if (!pw) {
         col_job j = {&g, dxg, col};
-        run_channels(col2im_task, &j, Cg);
+        dmf_parallel(col2im_task, &j, Cg, Kc * P);
       }
     }
   }
@@ -478,15 +461,15 @@ static void bin_task(void *ctx, int64_t t, int tid) {
   const bin_job *j = (const bin_job *)ctx;
   const int r = j->rank;
   if (r == 1) {
-    const int64_t i0 = t * j->chunk;
-    const int64_t i1 = i0 + j->chunk < j->len ? i0 + j->chunk : j->len;
+    int64_t i0, i1;
+    dmf_range(t, j->chunk, j->len, &i0, &i1);
     K->binary(j->op, j->a + i0 * j->sa[0], j->sa[0], j->b + i0 * j->sb[0], j->sb[0],
               (char *)j->o + i0 * j->osize, i1 - i0);
     return;
   }
   /* rows [t * chunk, ...) of the collapsed shape */
-  const int64_t r0 = t * j->chunk;
-  const int64_t r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, j->rows, &r0, &r1);
   const int64_t L = j->shape[r - 1];
   for (int64_t row = r0; row < r1; row++) {
     int64_t rem = row, oa = 0, ob = 0;
@@ -525,7 +508,7 @@ DMF_EXPORT void dmf_binary(int op, const float *a, const float *b, void *o, cons
   dmf_advise_huge(o, total * (int64_t)j.osize);
   if (total > 0) {
     const int T = dmf_threads();
-    const int64_t par = total >= PAR_ELEMS && T > 1 ? 4 * T : 1;
+    const int64_t par = total >= DMF_PAR_ELEMS && T > 1 ? 4 * T : 1;
     int64_t ntasks;
     if (j.rank == 1) {
       j.len = total;
@@ -552,8 +535,8 @@ typedef struct {
 static void un_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const un_job *j = (const un_job *)ctx;
-  const int64_t i0 = t * j->chunk;
-  const int64_t i1 = i0 + j->chunk < j->n ? i0 + j->chunk : j->n;
+  int64_t i0, i1;
+  dmf_range(t, j->chunk, j->n, &i0, &i1);
   K->unary(j->op, j->a + i0, (char *)j->o + i0 * j->osize, i1 - i0);
 }
 
@@ -564,7 +547,7 @@ DMF_EXPORT void dmf_unary(int op, const float *a, void *o, int64_t n) {
   dmf_advise_huge(o, n * (int64_t)j.osize);
   const int T = dmf_threads();
   /* transcendental ops pay off from fewer elements than plain arithmetic */
-  if (n >= PAR_ELEMS / 4 && T > 1) j.chunk = round_up((n + 4 * T - 1) / (4 * T), 64);
+  if (n >= DMF_PAR_ELEMS / 4 && T > 1) j.chunk = round_up((n + 4 * T - 1) / (4 * T), 64);
   if (n > 0) dmf_pool_run(un_task, &j, (n + j.chunk - 1) / j.chunk);
   UNLOCK();
 }
@@ -582,14 +565,14 @@ static void red_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const red_job *j = (const red_job *)ctx;
   if (j->outer > 1) {
-    const int64_t r0 = t * j->chunk;
-    const int64_t r1 = r0 + j->chunk < j->outer ? r0 + j->chunk : j->outer;
+    int64_t r0, r1;
+    dmf_range(t, j->chunk, j->outer, &r0, &r1);
     K->reduce(j->op, j->x + r0 * j->n * j->inner, j->o + r0 * j->inner, r1 - r0, j->n, j->inner,
               j->inner);
   } else {
     /* one outer block: split the kept inner columns */
-    const int64_t c0 = t * j->chunk;
-    const int64_t c1 = c0 + j->chunk < j->inner ? c0 + j->chunk : j->inner;
+    int64_t c0, c1;
+    dmf_range(t, j->chunk, j->inner, &c0, &c1);
     K->reduce(j->op, j->x + c0, j->o + c0, 1, j->n, c1 - c0, j->inner);
   }
 }
@@ -602,7 +585,7 @@ DMF_EXPORT void dmf_reduce(int op, const float *x, float *o, int64_t outer, int6
   const int T = dmf_threads();
   const int64_t total = outer * n * inner;
   int64_t ntasks = 1;
-  if (total >= 4 * PAR_ELEMS && T > 1) {
+  if (total >= 4 * DMF_PAR_ELEMS && T > 1) {
     if (outer >= T) {
       j.chunk = (outer + T - 1) / T;
       ntasks = (outer + j.chunk - 1) / j.chunk;
@@ -629,8 +612,8 @@ typedef struct {
 static void sm_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const sm_job *j = (const sm_job *)ctx;
-  const int64_t r0 = t * j->chunk;
-  const int64_t r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, j->rows, &r0, &r1);
   K->softmax(j->log, j->x + r0 * j->n, j->o + r0 * j->n, r1 - r0, j->n);
 }
 
@@ -640,7 +623,7 @@ DMF_EXPORT void dmf_softmax(int log, const float *x, float *o, int64_t rows, int
   sm_job j = {log, x, o, rows, n, rows};
   dmf_advise_huge(o, rows * n * (int64_t)sizeof(float));
   const int T = dmf_threads();
-  if (rows * n >= PAR_ELEMS / 4 && rows >= 2 && T > 1) {
+  if (rows * n >= DMF_PAR_ELEMS / 4 && rows >= 2 && T > 1) {
     const int64_t parts = rows < 4 * T ? rows : 4 * T;
     j.chunk = (rows + parts - 1) / parts;
   }
@@ -685,8 +668,8 @@ static void sc_task(void *ctx, int64_t t, int tid) {
   const int64_t es = j->es;
   int64_t os[MAX_RANK];
   out_strides(j, os);
-  const int64_t o0 = t * j->chunk;
-  const int64_t o1 = o0 + j->chunk < j->outer ? o0 + j->chunk : j->outer;
+  int64_t o0, o1;
+  dmf_range(t, j->chunk, j->outer, &o0, &o1);
   if (j->tr < 0) {
     /* rows of the last axis; outer = product of the other axes */
     const int64_t L = j->shape[r - 1], sl = j->st[r - 1];
@@ -798,7 +781,7 @@ DMF_EXPORT void dmf_strided_copy(const void *src, void *dst, int64_t es, const i
   const int T = dmf_threads();
   int64_t ntasks = 1;
   j.chunk = j.outer;
-  if (total >= 4 * PAR_ELEMS && T > 1 && j.outer >= 2) {
+  if (total >= 4 * DMF_PAR_ELEMS && T > 1 && j.outer >= 2) {
     const int64_t parts = j.outer < 4 * T ? j.outer : 4 * T;
     j.chunk = (j.outer + parts - 1) / parts;
     ntasks = (j.outer + j.chunk - 1) / j.chunk;

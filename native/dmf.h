@@ -127,7 +127,6 @@ static inline void dmf_parallel(dmf_task_fn fn, void *ctx, int64_t ntasks, int64
   }
 }
 
-/* Items per task when n items are split into about 4 tasks per thread. */
 /* Sum of n floats in double with four independent accumulators (the additions pipeline). */
 static inline double dmf_sum_f32(const float *x, int64_t n) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -142,9 +141,16 @@ static inline double dmf_sum_f32(const float *x, int64_t n) {
   return (s0 + s1) + (s2 + s3);
 }
 
+/* Items per task when n items are split into about 4 tasks per thread. */
 static inline int64_t dmf_chunk(int64_t n) {
   const int64_t parts = 4 * (int64_t)dmf_threads();
   return n < parts ? 1 : (n + parts - 1) / parts;
+}
+
+/* Items [*lo, *hi) of task t when n items are split into tasks of `chunk` items. */
+static inline void dmf_range(int64_t t, int64_t chunk, int64_t n, int64_t *lo, int64_t *hi) {
+  *lo = t * chunk;
+  *hi = *lo + chunk < n ? *lo + chunk : n;
 }
 
 /* Copies one element of es bytes. */

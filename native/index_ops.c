@@ -197,7 +197,8 @@ static void select_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const select_job *j = (const select_job *)ctx;
   const int64_t rows = j->outer * j->m, B = j->inner * j->es;
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < rows ? r0 + j->chunk : rows;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, rows, &r0, &r1);
   for (int64_t row = r0; row < r1; row++) {
     const int64_t i = row / j->m, s = dmf_index(j->index[row % j->m], j->n);
     memcpy(j->out + row * B, j->x + (i * j->n + s) * B, (size_t)B);

@@ -62,7 +62,8 @@ static void max_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const pool_job *j = (const pool_job *)ctx;
   const int64_t total = j->planes * j->OH;
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < total ? r0 + j->chunk : total;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, total, &r0, &r1);
   for (int64_t r = r0; r < r1; r++) {
     const int64_t p = r / j->OH, oh = r % j->OH;
     const float *a = j->x + p * j->H * j->W;
@@ -78,7 +79,8 @@ static void avg_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const pool_job *j = (const pool_job *)ctx;
   const int64_t total = j->planes * j->OH;
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < total ? r0 + j->chunk : total;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, total, &r0, &r1);
   for (int64_t r = r0; r < r1; r++) {
     const int64_t p = r / j->OH, oh = r % j->OH;
     const float *a = j->x + p * j->H * j->W;

@@ -29,7 +29,8 @@ static void nearest_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const nearest_job *j = (const nearest_job *)ctx;
   const int64_t total = j->planes * j->OH, es = j->es;
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < total ? r0 + j->chunk : total;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, total, &r0, &r1);
   for (int64_t r = r0; r < r1; r++) {
     const int64_t p = r / j->OH, i = r % j->OH;
     const char *src = j->x + (p * j->H + j->rows[i]) * j->W * es;
@@ -71,7 +72,8 @@ static void nearest_back_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const nearest_back_job *j = (const nearest_back_job *)ctx;
   const int64_t total = j->planes * j->H;
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < total ? r0 + j->chunk : total;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, total, &r0, &r1);
   for (int64_t r = r0; r < r1; r++) {
     const int64_t p = r / j->H, h = r % j->H;
     float *restrict d = j->dx + r * j->W;
@@ -135,7 +137,8 @@ static void bilinear_task(void *ctx, int64_t t, int tid) {
   (void)tid;
   const bilinear_job *j = (const bilinear_job *)ctx;
   const int64_t total = j->planes * j->OH;
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < total ? r0 + j->chunk : total;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, total, &r0, &r1);
   double *buf = (double *)malloc((size_t)(2 * j->OW) * sizeof(double));
   if (!buf) return;
   double *rows[2] = {buf, buf + j->OW};

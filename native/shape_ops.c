@@ -43,7 +43,8 @@ static void pad_task(void *ctx, int64_t t, int tid) {
   const int64_t es = j->es, B = j->inner * es; /* bytes per block */
   const int64_t nIn = j->in[r - 1], b = j->before[r - 1], OL = j->out[r - 1];
   const int64_t a = OL - b - nIn;
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, j->rows, &r0, &r1);
   for (int64_t row = r0; row < r1; row++) {
     char *d = j->dst + row * OL * B;
     int64_t rem = row, off = 0;
@@ -135,7 +136,8 @@ static void rows_task(void *ctx, int64_t t, int tid) {
     }
     return;
   }
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, j->rows, &r0, &r1);
   for (int64_t row = r0; row < r1; row++) {
     memcpy(j->dst + row * j->dstride, j->src + row * j->sstride, (size_t)j->bytes);
   }
@@ -182,7 +184,8 @@ static void where_task(void *ctx, int64_t t, int tid) {
   const int r = j->rank;
   const int64_t L = j->shape[r - 1];
   const int64_t ic = j->sc[r - 1], ia = j->sa[r - 1], ib = j->sb[r - 1];
-  const int64_t r0 = t * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  int64_t r0, r1;
+  dmf_range(t, j->chunk, j->rows, &r0, &r1);
   for (int64_t row = r0; row < r1; row++) {
     int64_t rem = row, oc = 0, oa = 0, ob = 0;
     for (int d = r - 2; d >= 0; d--) {

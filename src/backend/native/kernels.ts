@@ -2,10 +2,11 @@
  * Native kernel overrides. Each one handles the common f32 cases in C and falls back to the
  * TypeScript reference kernel (same buffers: plain typed arrays) for everything else.
  */
-import type { Kernel, KernelInput, KernelOutput } from "../backend.ts";
+import type { Kernel } from "../backend.ts";
 import { bytesPerElement, type TypedArray } from "../../tensor/dtype.ts";
 import { broadcastStrides, type Shape } from "../../tensor/shape.ts";
 import type { NativeSymbols } from "./ffi.ts";
+import { isF32, meta, prod } from "./util.ts";
 
 /** Binary op ids of dmf.h (order matters). */
 export const NATIVE_BINARY = [
@@ -58,24 +59,12 @@ const REDUCE_IDS: Record<string, number> = { sum: 0, mean: 1, max: 2, min: 3 };
 
 const MAX_RANK = 8;
 
-/** Shared scratch for the int64 metadata of a call (C reads it before the call returns). */
-const META = new BigInt64Array(64);
-
-function meta(values: number[]): BigInt64Array {
-  if (values.length > META.length) return BigInt64Array.from(values, (v) => BigInt(v));
-  for (let i = 0; i < values.length; i++) META[i] = BigInt(values[i]);
-  return META;
-}
-
 /**
  * Below these output sizes elementwise ops run the TypeScript kernel: the FFI call and its
  * metadata cost a few microseconds, more than a short monomorphic JS loop. Tests set them to 0
  * to exercise the C kernels on small shapes.
  */
 export const NATIVE_THRESHOLDS = { binary: 1024, unary: 128 };
-
-const f32 = (t: KernelInput | KernelOutput) => t.dtype === "f32";
-const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /**
  * Drops size-1 axes of a broadcast and merges neighbours that are contiguous for every
@@ -110,7 +99,7 @@ export function nativeKernels(
   k.matmul = (ins, outs, attrs) => {
     const [x, y] = ins;
     const [out] = outs;
-    if (!f32(x) || !f32(y) || !f32(out)) return cpu.matmul(ins, outs, attrs);
+    if (!isF32(x) || !isF32(y) || !isF32(out)) return cpu.matmul(ins, outs, attrs);
     const { transA = false, transB = false } = attrs;
     const r = out.shape.length;
     let M = out.shape[r - 2];
@@ -145,7 +134,7 @@ export function nativeKernels(
 
   k.conv2d = (ins, outs, attrs) => {
     const [x, w] = ins;
-    if (!f32(x) || !f32(w) || !f32(outs[0])) return cpu.conv2d(ins, outs, attrs);
+    if (!isF32(x) || !isF32(w) || !isF32(outs[0])) return cpu.conv2d(ins, outs, attrs);
     s.dmf_conv2d(
       x.buf as Float32Array,
       w.buf as Float32Array,
@@ -157,7 +146,7 @@ export function nativeKernels(
   k.conv2d_input_grad = (ins, outs, attrs) => {
     const [gy, w] = ins;
     const [dx] = outs;
-    if (!f32(gy) || !f32(w) || !f32(dx)) return cpu.conv2d_input_grad(ins, outs, attrs);
+    if (!isF32(gy) || !isF32(w) || !isF32(dx)) return cpu.conv2d_input_grad(ins, outs, attrs);
     s.dmf_conv2d_input_grad(
       gy.buf as Float32Array,
       w.buf as Float32Array,
@@ -169,7 +158,7 @@ export function nativeKernels(
   k.conv2d_weight_grad = (ins, outs, attrs) => {
     const [x, gy] = ins;
     const [dw] = outs;
-    if (!f32(x) || !f32(gy) || !f32(dw)) return cpu.conv2d_weight_grad(ins, outs, attrs);
+    if (!isF32(x) || !isF32(gy) || !isF32(dw)) return cpu.conv2d_weight_grad(ins, outs, attrs);
     s.dmf_conv2d_weight_grad(
       x.buf as Float32Array,
       gy.buf as Float32Array,
@@ -183,7 +172,7 @@ export function nativeKernels(
     k[name] = (ins, outs, attrs) => {
       const [x, y] = ins;
       const [out] = outs;
-      if (!f32(x) || !f32(y)) return ref(ins, outs, attrs);
+      if (!isF32(x) || !isF32(y)) return ref(ins, outs, attrs);
       const o = out.buf as TypedArray;
       if (o.length < NATIVE_THRESHOLDS.binary) return ref(ins, outs, attrs);
       const a = x.buf as Float32Array;
@@ -212,7 +201,7 @@ export function nativeKernels(
     k[name] = (ins, outs, attrs) => {
       const [x] = ins;
       const o = outs[0].buf as TypedArray;
-      if (!f32(x) || o.length < NATIVE_THRESHOLDS.unary) return ref(ins, outs, attrs);
+      if (!isF32(x) || o.length < NATIVE_THRESHOLDS.unary) return ref(ins, outs, attrs);
       s.dmf_unary(id, x.buf as Float32Array, o, BigInt(o.length));
     };
   });
@@ -222,7 +211,7 @@ export function nativeKernels(
     k[name] = (ins, outs, attrs) => {
       const [x] = ins;
       const [out] = outs;
-      if (!f32(x) || !f32(out)) return ref(ins, outs, attrs);
+      if (!isF32(x) || !isF32(out)) return ref(ins, outs, attrs);
       const axes = [...(attrs.axes as number[])].sort((a, b) => a - b);
       // Only a contiguous block of axes: x = [outer, n, inner].
       if (axes.some((a, i) => i > 0 && a !== axes[i - 1] + 1)) return ref(ins, outs, attrs);
@@ -245,7 +234,7 @@ export function nativeKernels(
       const [x] = ins;
       const r = x.shape.length;
       const axis = attrs.axis < 0 ? attrs.axis + r : attrs.axis;
-      if (!f32(x) || !f32(outs[0]) || prod(x.shape.slice(axis + 1)) !== 1) {
+      if (!isF32(x) || !isF32(outs[0]) || prod(x.shape.slice(axis + 1)) !== 1) {
         return ref(ins, outs, attrs);
       }
       const n = x.shape[axis] ?? 1;

@@ -24,16 +24,22 @@ export { type IsaName, loadNativeLibrary, type NativeLibrary } from "./ffi.ts";
 export { NATIVE_BINARY, NATIVE_THRESHOLDS, NATIVE_UNARY } from "./kernels.ts";
 export { NATIVE_CALLS } from "./util.ts";
 
+/** The kernels the native backend implements in C, each falling back to the cpu kernel. */
+function nativeOverrides(lib: NativeLibrary): Record<string, Kernel> {
+  const cpu = cpuBackend.kernels;
+  return {
+    ...nativeKernels(lib.symbols, cpu),
+    ...nativeNormKernels(lib.symbols, cpu),
+    ...shapeKernels(lib.symbols, cpu),
+    ...indexKernels(lib.symbols, cpu),
+    ...resampleKernels(lib.symbols, cpu),
+    ...msdaKernels(lib.symbols, cpu),
+  };
+}
+
 /** Names of the kernels the native backend implements in C (with TS fallbacks). */
 export function nativeKernelNames(lib: NativeLibrary): string[] {
-  return Object.keys({
-    ...nativeKernels(lib.symbols, cpuBackend.kernels),
-    ...nativeNormKernels(lib.symbols, cpuBackend.kernels),
-    ...shapeKernels(lib.symbols, cpuBackend.kernels),
-    ...indexKernels(lib.symbols, cpuBackend.kernels),
-    ...resampleKernels(lib.symbols, cpuBackend.kernels),
-    ...msdaKernels(lib.symbols, cpuBackend.kernels),
-  }).sort();
+  return Object.keys(nativeOverrides(lib)).sort();
 }
 
 /** Statistics of the native backend's buffer pool. */
@@ -104,15 +110,7 @@ export type NativeBackend = Backend & {
  */
 export async function createNativeBackend(): Promise<NativeBackend> {
   const lib = await loadNativeLibrary();
-  const kernels: Record<string, Kernel> = {
-    ...cpuBackend.kernels,
-    ...nativeKernels(lib.symbols, cpuBackend.kernels),
-    ...nativeNormKernels(lib.symbols, cpuBackend.kernels),
-    ...shapeKernels(lib.symbols, cpuBackend.kernels),
-    ...indexKernels(lib.symbols, cpuBackend.kernels),
-    ...resampleKernels(lib.symbols, cpuBackend.kernels),
-    ...msdaKernels(lib.symbols, cpuBackend.kernels),
-  };
+  const kernels: Record<string, Kernel> = { ...cpuBackend.kernels, ...nativeOverrides(lib) };
   const pool = new BufferPool(poolCapBytes());
   return {
     name: "native",
