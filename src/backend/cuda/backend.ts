@@ -9,7 +9,15 @@
  */
 import type { Backend, Kernel } from "../backend.ts";
 import { type DType, type TypedArray, typedArrayFor } from "../../tensor/dtype.ts";
-import { check, CudaError, type CudaLib, loadLibrary, STATUS, wrapSymbols } from "./ffi.ts";
+import {
+  check,
+  CudaError,
+  type CudaLib,
+  lastError,
+  loadLibrary,
+  STATUS,
+  wrapSymbols,
+} from "./ffi.ts";
 import { CudaBuffer, makeKernels, ptrOf } from "./kernels.ts";
 import { bytesOf } from "./layout.ts";
 
@@ -62,13 +70,7 @@ export async function createCudaBackend(opts: CreateOptions = {}): Promise<CudaB
   const lib: CudaLib = wrapSymbols(dl.symbols);
   const status = lib.dmfc_init(opts.device ?? 0);
   if (status !== 0) {
-    const msg = new TextDecoder().decode(
-      (() => {
-        const b = new Uint8Array(1024);
-        const n = lib.dmfc_last_error(b, b.length);
-        return b.subarray(0, Math.min(n, 1023));
-      })(),
-    );
+    const msg = lastError(lib);
     dl.close();
     throw new CudaError(describeInit(status, msg), status);
   }

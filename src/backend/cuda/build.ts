@@ -84,8 +84,8 @@ async function sha256(text: string): Promise<string> {
 }
 
 /** Hash of the sources and the generated header (what the library's code depends on). */
-export async function sourcesHash(): Promise<string> {
-  const src = await readSources();
+export async function sourcesHash(sources?: Source[]): Promise<string> {
+  const src = sources ?? await readSources();
   const all = src.map((s) => `--- ${s.name}\n${s.text}`).join("\n") +
     `--- ${GENERATED_HEADER}\n${generateOpsHeader()}`;
   return (await sha256(all)).slice(0, 16);
@@ -117,21 +117,16 @@ export async function findNvcc(): Promise<string | null> {
     if (d) candidates.push(`${d}/bin/nvcc`);
   }
   candidates.push("nvcc", "/usr/local/cuda/bin/nvcc");
-  for (const c of candidates) {
-    try {
-      const r = await new Deno.Command(c, { args: ["--version"], stdout: "null", stderr: "null" })
-        .output();
-      if (r.success) return c;
-    } catch {
-      // not there
-    }
-  }
-  return null;
+  return await firstRunnable(candidates);
 }
 
 export async function findGxx(): Promise<string | null> {
-  for (const c of [Deno.env.get("CXX") ?? "", "g++", "clang++"]) {
-    if (!c) continue;
+  return await firstRunnable([Deno.env.get("CXX") ?? "", "g++", "clang++"].filter((c) => c));
+}
+
+/** The first command that runs `<c> --version` successfully, or null. */
+async function firstRunnable(candidates: string[]): Promise<string | null> {
+  for (const c of candidates) {
     try {
       const r = await new Deno.Command(c, { args: ["--version"], stdout: "null", stderr: "null" })
         .output();
@@ -185,7 +180,7 @@ export async function buildCuda(opts: BuildOptions = {}): Promise<BuildResult> {
     );
   }
   const src = await readSources();
-  const srcHash = await sourcesHash();
+  const srcHash = await sourcesHash(src);
   const key = (await sha256(
     `${srcHash}|${flagsKey(opts)}|${(opts.only ?? []).join(",")}`,
   )).slice(0, 16);

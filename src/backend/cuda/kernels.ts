@@ -5,11 +5,10 @@
  * at the next read-back or sync.
  */
 import type { Attrs, Kernel, KernelInput, KernelOutput } from "../backend.ts";
-import type { DType } from "../../tensor/dtype.ts";
-import { broadcastStrides, stridesOf } from "../../tensor/shape.ts";
+import { broadcastStrides, sizeOf, stridesOf } from "../../tensor/shape.ts";
 import { check, type CudaLib } from "./ffi.ts";
 import { BINARY_IDS, UNARY_IDS } from "./ops_table.ts";
-import { around, dtCode, i64, mergeAxes, product } from "./layout.ts";
+import { around, dtCode, i64, mergeAxes, requireF32 } from "./layout.ts";
 import { normKernels } from "./kernels_norm.ts";
 
 /** A device allocation: the tensor layer's opaque buffer on this backend. */
@@ -26,12 +25,6 @@ export function ptrOf(x: { buf: unknown }): bigint {
 
 const RED = { sum: 0, mean: 1, max: 2, min: 3, prod: 4 } as const;
 
-function requireF32(op: string, ...ts: { dtype: DType }[]): void {
-  for (const t of ts) {
-    if (t.dtype !== "f32") throw new Error(`cuda: ${op} supports f32 only (got ${t.dtype})`);
-  }
-}
-
 export function makeKernels(lib: CudaLib): Record<string, Kernel> {
   const ok = (status: number, what: string) => check(lib, status, what);
   const k: Record<string, Kernel> = {};
@@ -46,7 +39,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
           dtCode(name, out.dtype),
           ptrOf(x),
           ptrOf(out),
-          product(out.shape),
+          sizeOf(out.shape),
         ),
         name,
       );
@@ -99,7 +92,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
         dtCode("cast", out.dtype),
         ptrOf(x),
         ptrOf(out),
-        product(out.shape),
+        sizeOf(out.shape),
       ),
       "cast",
     );
@@ -131,7 +124,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
         attrs.offset,
         ptrOf(g),
         ptrOf(out),
-        product(out.shape),
+        sizeOf(out.shape),
       ),
       "strided_scatter",
     );
@@ -179,12 +172,12 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
   // ---- creation ------------------------------------------------------------------------------
   k.fill = (_, [out], { value }) =>
     ok(
-      lib.dmfc_fill(dtCode("fill", out.dtype), Number(value), ptrOf(out), product(out.shape)),
+      lib.dmfc_fill(dtCode("fill", out.dtype), Number(value), ptrOf(out), sizeOf(out.shape)),
       "fill",
     );
   k.arange = (_, [out], { start, step }) =>
     ok(
-      lib.dmfc_arange(dtCode("arange", out.dtype), start, step, ptrOf(out), product(out.shape)),
+      lib.dmfc_arange(dtCode("arange", out.dtype), start, step, ptrOf(out), sizeOf(out.shape)),
       "arange",
     );
   k.rand_uniform = (_, [out], { seed, offset }) =>
@@ -194,7 +187,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
         seed >>> 0,
         offset >>> 0,
         ptrOf(out),
-        product(out.shape),
+        sizeOf(out.shape),
       ),
       "rand_uniform",
     );
@@ -282,7 +275,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
         ptrOf(index),
         ptrOf(src),
         ptrOf(out),
-        product(out.shape),
+        sizeOf(out.shape),
       ),
       "scatter_add",
     );
@@ -295,7 +288,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
         outer,
         n,
         inner,
-        product(index.shape),
+        sizeOf(index.shape),
         ptrOf(x),
         ptrOf(index),
         ptrOf(out),
@@ -311,7 +304,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
         outer,
         n,
         inner,
-        product(index.shape),
+        sizeOf(index.shape),
         ptrOf(x),
         ptrOf(index),
         ptrOf(src),
@@ -402,14 +395,12 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
       a.padding[0],
       a.padding[1],
     ]);
-  k.max_pool2d = ([x], [out], attrs) => {
-    requireF32("max_pool2d", x);
-    ok(lib.dmfc_pool2d(1, poolGeom(x.shape, out.shape, attrs), ptrOf(x), ptrOf(out)), "max_pool2d");
-  };
-  k.avg_pool2d = ([x], [out], attrs) => {
-    requireF32("avg_pool2d", x);
-    ok(lib.dmfc_pool2d(0, poolGeom(x.shape, out.shape, attrs), ptrOf(x), ptrOf(out)), "avg_pool2d");
-  };
+  for (const [name, isMax] of [["max_pool2d", 1], ["avg_pool2d", 0]] as const) {
+    k[name] = ([x], [out], attrs) => {
+      requireF32(name, x);
+      ok(lib.dmfc_pool2d(isMax, poolGeom(x.shape, out.shape, attrs), ptrOf(x), ptrOf(out)), name);
+    };
+  }
   k.max_pool2d_backward = ([x, gy], [dx], attrs) => {
     requireF32("max_pool2d_backward", x, gy);
     ok(
@@ -434,7 +425,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
   const planeArgs = (inShape: readonly number[], outShape: readonly number[]) => {
     const r = inShape.length;
     return [
-      product(inShape.slice(0, -2)),
+      sizeOf(inShape.slice(0, -2)),
       inShape[r - 2],
       inShape[r - 1],
       outShape[r - 2],

@@ -1,16 +1,9 @@
 /** layer_norm / group_norm and their backward ops on the CUDA backend (cuda/norm.cu). */
 import type { Kernel } from "../backend.ts";
-import type { DType } from "../../tensor/dtype.ts";
 import { normGeometry } from "../norm_geometry.ts";
 import { check, type CudaLib } from "./ffi.ts";
-import { i64 } from "./layout.ts";
+import { i64, requireF32 } from "./layout.ts";
 import { ptrOf } from "./kernels.ts";
-
-function requireF32(op: string, ...ts: { dtype: DType }[]): void {
-  for (const t of ts) {
-    if (t.dtype !== "f32") throw new Error(`cuda: ${op} supports f32 only (got ${t.dtype})`);
-  }
-}
 
 export function normKernels(lib: CudaLib): Record<string, Kernel> {
   const k: Record<string, Kernel> = {};

@@ -63,8 +63,8 @@ export function around(shape: readonly number[], axis: number): [number, number,
   return [outer, shape[axis] ?? 1, inner];
 }
 
-export function product(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+export function requireF32(op: string, ...ts: { dtype: DType }[]): void {
+  for (const t of ts) {
+    if (t.dtype !== "f32") throw new Error(`cuda: ${op} supports f32 only (got ${t.dtype})`);
+  }
 }
