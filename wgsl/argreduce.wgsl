@@ -1,6 +1,7 @@
 // argmax / argmin along one axis: index of the first extremum; a NaN (the first one) wins.
 // Header: WG, ROW, IS_MAX, alias CT, fn ld(u32) -> CT, fn isnan_ct(CT) -> bool.
 // Params: [0] lines, [1] n, [2] inner. Output: i32 per line.
+// line_base: lines.wgsl.
 @group(0) @binding(1) var<storage, read_write> out0: array<i32>;
 
 var<workgroup> shv: array<CT, WG>;
@@ -33,7 +34,7 @@ fn main(
   if (!ROW) {
     let l = g * WG + lid;
     if (l >= lines) { return; }
-    let base = (l / inner) * n * inner + l % inner;
+    let base = line_base(l);
     if (n == 0u) { out0[l] = 0; return; }
     var best = ld(base);
     var bi = 0u;
@@ -44,7 +45,7 @@ fn main(
     out0[l] = i32(bi);
     return;
   }
-  let base = (g / inner) * n * inner + g % inner;
+  let base = line_base(g);
   var best = ld(base);
   var bi = 0u;
   for (var j = lid; j < n; j += WG) {

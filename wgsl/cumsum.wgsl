@@ -3,6 +3,7 @@
 // thread scanning a contiguous chunk, chunk offsets combined by thread 0.
 // Header: WG, ROW, IS_FLOAT, alias CT, fn ld(u32) -> CT, fn st(u32, CT).
 // Params: [0] lines, [1] n, [2] inner.
+// line_base: lines.wgsl.
 
 var<workgroup> part_hi: array<CT, WG>;
 var<workgroup> part_lo: array<CT, WG>;
@@ -32,7 +33,7 @@ fn main(
   if (!ROW) {
     let l = g * WG + lid;
     if (l >= lines) { return; }
-    let base = (l / inner) * n * inner + l % inner;
+    let base = line_base(l);
     var s = CT(0);
     var c = CT(0);
     for (var j = 0u; j < n; j++) {
@@ -41,7 +42,7 @@ fn main(
     }
     return;
   }
-  let base = (g / inner) * n * inner + g % inner;
+  let base = line_base(g);
   let chunk = (n + WG - 1u) / WG;
   let j0 = min(n, lid * chunk);
   let j1 = min(n, j0 + chunk);

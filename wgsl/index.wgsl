@@ -4,19 +4,8 @@
 // gather params: [0] n, [1] axis, [2] source size on axis, [3..3+RANK) index shape,
 //                [3+RANK..3+2*RANK) source strides.
 // index_select params: [0] n, [1] m (index length), [2] source size on axis, [3] inner.
+// Bindings src / index / status and wrap_index: index_common.wgsl.
 @group(0) @binding(1) var<storage, read_write> out0: array<u32>;
-@group(0) @binding(2) var<storage, read> src: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<i32>;
-@group(0) @binding(4) var<storage, read_write> status: array<atomic<u32>>;
-
-fn wrap_index(t: i32, size: u32, code: u32) -> i32 {
-  let j = select(t, t + i32(size), t < 0);
-  if (j < 0 || j >= i32(size)) {
-    atomicOr(&status[0], code);
-    return -1;
-  }
-  return j;
-}
 
 @compute @workgroup_size(WG)
 fn main(

@@ -7,22 +7,7 @@
 //         fn lda(u32) -> T, fn ldb(u32) -> T, fn stc(u32, T).
 // Params: [0] M, [1] N, [2] K, [3] A row stride, [4] A k stride, [5] B k stride,
 //   [6] B column stride, [7] first batch, [8..8+RB) batch shape,
-//   then A batch strides (RB), B batch strides (RB).
-
-fn batch_offsets(z: u32) -> vec2<u32> {
-  var rem = z;
-  var oa = 0u;
-  var ob = 0u;
-  for (var d = i32(RB) - 1; d >= 0; d--) {
-    let ud = u32(d);
-    let dim = pu(8u + ud);
-    let c = rem % dim;
-    rem = rem / dim;
-    oa += c * pu(8u + RB + ud);
-    ob += c * pu(8u + 2u * RB + ud);
-  }
-  return vec2<u32>(oa, ob);
-}
+//   then A batch strides (RB), B batch strides (RB) (batch_offsets: matmul_batch.wgsl).
 
 fn load_b4(base: u32, k: u32, c: u32, N: u32) -> vec4<T> {
   if (BVEC) {

@@ -8,7 +8,7 @@
 //   fn stc(u32, T).
 // Params: as matmul.wgsl: [0] M, [1] N, [2] K, [3] A row stride, [4] A k stride,
 //   [5] B k stride, [6] B column stride, [7] first batch, [8..) batch shape,
-//   A batch strides, B batch strides.
+//   A batch strides, B batch strides (batch_offsets: matmul_batch.wgsl).
 
 const TM: u32 = 64u;
 const TN: u32 = 64u;
@@ -16,21 +16,6 @@ const TK: u32 = 16u;
 
 var<workgroup> As: array<vec4<T>, 256>; // [TK][TM / 4]
 var<workgroup> Bs: array<vec4<T>, 256>; // [TK][TN / 4]
-
-fn batch_offsets(z: u32) -> vec2<u32> {
-  var rem = z;
-  var oa = 0u;
-  var ob = 0u;
-  for (var d = i32(RB) - 1; d >= 0; d--) {
-    let ud = u32(d);
-    let dim = pu(8u + ud);
-    let c = rem % dim;
-    rem = rem / dim;
-    oa += c * pu(8u + RB + ud);
-    ob += c * pu(8u + 2u * RB + ud);
-  }
-  return vec2<u32>(oa, ob);
-}
 
 @compute @workgroup_size(16, 16)
 fn main(

@@ -4,10 +4,8 @@
 // scatter_add params: [0] n (index elements), [1] axis, [2] out size on axis,
 //   [3..3+RANK) index shape, then out strides (RANK), then src strides (RANK).
 // index_add params: [0] n (src elements), [1] m, [2] out size on axis, [3] inner.
+// Bindings src / index / status and wrap_index: index_common.wgsl.
 @group(0) @binding(1) var<storage, read_write> out0: array<atomic<AT>>;
-@group(0) @binding(2) var<storage, read> src: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<i32>;
-@group(0) @binding(4) var<storage, read_write> status: array<atomic<u32>>;
 
 fn add_f32(i: u32, v: f32) {
   var old = atomicLoad(&out0[i]);
@@ -16,15 +14,6 @@ fn add_f32(i: u32, v: f32) {
     if (r.exchanged) { break; }
     old = r.old_value;
   }
-}
-
-fn wrap_index(t: i32, size: u32, code: u32) -> i32 {
-  let j = select(t, t + i32(size), t < 0);
-  if (j < 0 || j >= i32(size)) {
-    atomicOr(&status[0], code);
-    return -1;
-  }
-  return j;
 }
 
 @compute @workgroup_size(WG)

@@ -1,16 +1,11 @@
 // softmax / log_softmax along one axis (f32). A line is (outer, inner); its elements sit at
 // base + j * inner. ROW: one workgroup per line (contiguous lines); else one thread per line.
 // Header: WG, ROW, LOG. Params: [0] lines, [1] n, [2] inner.
+// line_base: lines.wgsl.
 @group(0) @binding(1) var<storage, read_write> out0: array<f32>;
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
 
 var<workgroup> sh: array<f32, WG>;
-
-fn line_base(l: u32) -> u32 {
-  let n = pu(1u);
-  let inner = pu(2u);
-  return (l / inner) * n * inner + l % inner;
-}
 
 fn finish_line(base: u32, m0: f32, s: f32, j: u32) {
   let inner = pu(2u);

@@ -3,6 +3,7 @@
 // MODE 0 loads keys, 1 runs one compare-exchange stage (k, j), 2 writes values/indices.
 // Header: WG, MODE, fn key_before(u32, u32) -> bool comparing raw value words (ascending).
 // Params: [0] lines, [1] n, [2] inner, [3] P, [4] k, [5] j, [6] descending.
+// line_base: lines.wgsl.
 @group(0) @binding(1) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(2) var<storage, read_write> idx: array<u32>;
 @group(0) @binding(3) var<storage, read_write> vals_out: array<u32>;
@@ -27,12 +28,6 @@ fn before(a: u32, b: u32) -> bool {
     if (key_before(vb, va)) { return false; }
   }
   return ia < ib;
-}
-
-fn line_base(l: u32) -> u32 {
-  let n = pu(1u);
-  let inner = pu(2u);
-  return (l / inner) * n * inner + l % inner;
 }
 
 @compute @workgroup_size(WG)

@@ -9,10 +9,12 @@ export const SHADER_FILES = [
   "elementwise",
   "strided",
   "reduce",
+  "lines",
   "softmax",
   "argreduce",
   "cumsum",
   "matmul",
+  "matmul_batch",
   "matmul_ubo",
   "matmul_tiled",
   "conv2d",
@@ -21,6 +23,7 @@ export const SHADER_FILES = [
   "resize",
   "grid_sample",
   "msda",
+  "index_common",
   "index",
   "scatter",
   "cat_pad",
@@ -58,7 +61,7 @@ export function shader(name: ShaderName): string {
   return s;
 }
 
-/** `prelude` (math helpers) plus a header of constants, plus a shader body. */
+/** `prelude` (math helpers), a header of constants, then shader files (shared snippets, body). */
 export function assemble(header: string, ...names: ShaderName[]): string {
   return [shader("prelude"), header, ...names.map(shader)].join("\n");
 }

@@ -14,7 +14,7 @@ function gatherPipe(rt: Runtime, select: boolean, rank: number) {
     `index:${select}:R${rank}`,
     ["rw", "read", "read", "rw"],
     3 + 2 * rank + 1,
-    () => assemble(consts({ WG, RANK: rank, SELECT: select }), "index"),
+    () => assemble(consts({ WG, RANK: rank, SELECT: select }), "index_common", "index"),
   );
 }
 
@@ -33,6 +33,7 @@ function scatterPipe(rt: Runtime, select: boolean, rank: number, dtype: DType) {
         : "fn add_at(i: u32, v: u32) { atomicAdd(&out0[i], v & 255u); }";
       return assemble(
         `${consts({ WG, RANK: rank, SELECT: select })}\nalias AT = ${at};\n${add}`,
+        "index_common",
         "scatter",
       );
     },
@@ -129,7 +130,7 @@ export function indexKernels(rt: Runtime): Record<string, Kernel> {
           `sort:${mode}:${storageOf(x.dtype)}`,
           ["rw", "rw", "rw", "rw", "read"],
           7,
-          () => assemble(`${consts({ WG, MODE: mode })}\n${keyBefore(x.dtype)}`, "sort"),
+          () => assemble(`${consts({ WG, MODE: mode })}\n${keyBefore(x.dtype)}`, "lines", "sort"),
         );
       const bufs = [keys, idx, gbuf(vals), gbuf(idxs), gbuf(x)];
       const prm = (k: number, j: number) => [lines, n, inner, P, k, j, descending ? 1 : 0];

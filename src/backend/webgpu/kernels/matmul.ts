@@ -21,6 +21,7 @@ import { type GpuBuffer, grid, Params, type Runtime } from "../runtime.ts";
 import { assemble } from "../shaders.ts";
 import { consts, gbuf } from "./common.ts";
 import { fillWord } from "./creation.ts";
+import { stridedPipe } from "./shape.ts";
 import {
   IMAGE_PANEL,
   type ImageGemm,
@@ -103,7 +104,7 @@ fn stc(i: u32, v: T) { c0[i] = ${storeExpr(out.dtype, ct, "v")}; }`;
 alias T = ${ct};
 ${scalarDecl}
 ${lda}`;
-        return assemble(header, "matmul_tiled");
+        return assemble(header, "matmul_batch", "matmul_tiled");
       }
       const decl = bvec
         ? `@group(0) @binding(1) var<storage, read_write> c4: array<vec4<f32>>;
@@ -118,7 +119,7 @@ var<private> c4: array<vec4<T>, 1>;`;
 alias T = ${ct};
 ${decl}
 ${lda}`;
-      return assemble(header, "matmul");
+      return assemble(header, "matmul_batch", "matmul");
     });
     const batches = product(cb.shape);
     const gx = tiled ? Math.ceil(N / 64) : Math.ceil(Math.ceil(N / 4) / WG);
@@ -310,17 +311,11 @@ function uboMatmul(
   const bBatches = product(bShape.slice(0, -2));
   const packedLen = bBatches * panels * K * PANEL;
   const packed = rt.allocBuffer(packedLen * 4);
-  const copy = rt.pipeline(
-    "strided:false:R4",
-    ["rw", "read"],
-    10,
-    () => assemble(consts({ WG: 256, RANK: 4, SCATTER: false }), "strided"),
-  );
   rt.dispatch(
-    copy,
+    stridedPipe(rt, false, 4),
     [packed, b],
     new Params().u(packedLen).i(0).u(bBatches, panels, K, PANEL).i(K * N, PANEL, N, 1),
-    grid(Math.ceil(packedLen / 1024)),
+    grid(Math.ceil(packedLen / 1024)), // 256 threads x 4 words per workgroup (strided.wgsl)
   );
   const batches = product(batch);
   for (let z = 0; z < batches; z++) {

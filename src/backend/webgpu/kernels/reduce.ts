@@ -163,7 +163,7 @@ function softmaxKernel(rt: Runtime, log: boolean): Kernel {
       `softmax:${log}:${row}`,
       ["rw", "read"],
       3,
-      () => assemble(consts({ WG: wg, ROW: row, LOG: log }), "softmax"),
+      () => assemble(consts({ WG: wg, ROW: row, LOG: log }), "lines", "softmax"),
     );
     rt.dispatch(
       pipe,
@@ -186,7 +186,7 @@ alias CT = ${ct};
 @group(0) @binding(2) var<storage, read> in0: array<${storageOf(x.dtype)}>;
 fn ld(i: u32) -> CT { return ${loadExpr(x.dtype, ct, "in0[i]")}; }
 fn isnan_ct(v: CT) -> bool { return ${ct === "f32" ? "is_nan(v)" : "false"}; }`;
-      return assemble(header, "argreduce");
+      return assemble(header, "lines", "argreduce");
     });
     rt.dispatch(
       pipe,
@@ -210,7 +210,7 @@ alias CT = ${ct};
 @group(0) @binding(2) var<storage, read> in0: array<${storageOf(x.dtype)}>;
 fn ld(i: u32) -> CT { return ${loadExpr(x.dtype, ct, "in0[i]")}; }
 fn st(i: u32, v: CT) { out0[i] = ${storeExpr(out.dtype, ct, "v")}; }`;
-      return assemble(header, "cumsum");
+      return assemble(header, "lines", "cumsum");
     });
     rt.dispatch(
       pipe,

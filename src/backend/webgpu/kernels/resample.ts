@@ -8,6 +8,28 @@ import { fillWord } from "./creation.ts";
 
 const WG = 64;
 
+/**
+ * Binding 1 (`out0`, f32) with a plain store `store` and an accumulation `add`; in backward
+ * mode (2) threads race on the same elements, so out0 holds raw words and `add` is an atomic
+ * compare-and-swap loop.
+ */
+function outDecl(mode: number, store: string, add: string): string {
+  return mode === 2
+    ? `@group(0) @binding(1) var<storage, read_write> out0: array<atomic<u32>>;
+fn ${store}(i: u32, v: f32) { atomicStore(&out0[i], bitcast<u32>(v)); }
+fn ${add}(i: u32, v: f32) {
+  var old = atomicLoad(&out0[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&out0[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}`
+    : `@group(0) @binding(1) var<storage, read_write> out0: array<f32>;
+fn ${store}(i: u32, v: f32) { out0[i] = v; }
+fn ${add}(i: u32, v: f32) { out0[i] += v; }`;
+}
+
 function resizePass(
   rt: Runtime,
   mode: number,
@@ -36,20 +58,7 @@ function resizePass(
 
 function gridPipe(rt: Runtime, mode: number) {
   return rt.pipeline(`grid_sample:${mode}`, ["rw", "read", "read", "read"], 5, () => {
-    const decl = mode === 2
-      ? `@group(0) @binding(1) var<storage, read_write> out0: array<atomic<u32>>;
-fn store_grad(i: u32, v: f32) { atomicStore(&out0[i], bitcast<u32>(v)); }
-fn add_dx(i: u32, v: f32) {
-  var old = atomicLoad(&out0[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&out0[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}`
-      : `@group(0) @binding(1) var<storage, read_write> out0: array<f32>;
-fn store_grad(i: u32, v: f32) { out0[i] = v; }
-fn add_dx(i: u32, v: f32) { out0[i] += v; }`;
+    const decl = outDecl(mode, "store_grad", "add_dx");
     return assemble(`${consts({ WG, MODE: mode })}\n${decl}`, "grid_sample");
   });
 }
@@ -117,20 +126,7 @@ function msdaPipe(rt: Runtime, mode: number) {
     ["rw", "read", "read", "read", "read", "rw"],
     7 + 3 * 16,
     () => {
-      const decl = mode === 2
-        ? `@group(0) @binding(1) var<storage, read_write> out0: array<atomic<u32>>;
-fn store_out(i: u32, v: f32) { atomicStore(&out0[i], bitcast<u32>(v)); }
-fn add_value(i: u32, v: f32) {
-  var old = atomicLoad(&out0[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&out0[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}`
-        : `@group(0) @binding(1) var<storage, read_write> out0: array<f32>;
-fn store_out(i: u32, v: f32) { out0[i] = v; }
-fn add_value(i: u32, v: f32) { out0[i] += v; }`;
+      const decl = outDecl(mode, "store_out", "add_value");
       return assemble(`${consts({ WG, MODE: mode })}\n${decl}`, "msda");
     },
   );

@@ -8,6 +8,16 @@ import { fillWord } from "./creation.ts";
 
 const WG = 256;
 
+/** The strided copy (scatter = false) or strided scatter pipeline over a coalesced rank. */
+export function stridedPipe(rt: Runtime, scatter: boolean, rank: number) {
+  return rt.pipeline(
+    `strided:${scatter}:R${rank}`,
+    ["rw", "read"],
+    2 + 2 * rank,
+    () => assemble(consts({ WG, RANK: rank, SCATTER: scatter }), "strided"),
+  );
+}
+
 export function shapeKernels(rt: Runtime): Record<string, Kernel> {
   const strided = (scatter: boolean): Kernel => ([x], [out], attrs) => {
     const view = scatter ? x.shape : out.shape;
@@ -16,12 +26,7 @@ export function shapeKernels(rt: Runtime): Record<string, Kernel> {
     if (n === 0) return;
     const { shape, strides } = coalesce(view, [contiguous(view), attrs.strides]);
     const rank = shape.length;
-    const pipe = rt.pipeline(
-      `strided:${scatter}:R${rank}`,
-      ["rw", "read"],
-      2 + 2 * rank,
-      () => assemble(consts({ WG, RANK: rank, SCATTER: scatter }), "strided"),
-    );
+    const pipe = stridedPipe(rt, scatter, rank);
     const p = new Params().u(n).i(attrs.offset).u(...shape).i(...strides[1]);
     rt.dispatch(pipe, [gbuf(out), gbuf(x)], p, grid(Math.ceil(n / (WG * 4))));
   };
