@@ -1,4 +1,4 @@
-import { findFrameFile, readJson } from "./frame_io.ts";
+import { exists, findFrameFile, readJson } from "./frame_io.ts";
 import type { SubjectLabeler } from "./subject_labels.ts";
 import type { MetaExpressions, VideoExpression } from "./types.ts";
 import { VideoClipDataset } from "./video_clips.ts";
@@ -70,15 +70,6 @@ export function parseDavisTextAnnotations(
     list.sort((a, b) => (a.objId < b.objId ? -1 : a.objId > b.objId ? 1 : 0));
   }
   return videos;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function listFrames(dir: string): Promise<string[]> {

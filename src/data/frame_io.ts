@@ -30,3 +30,13 @@ export async function readJson(path: string, what: string): Promise<unknown> {
     throw new Error(`${what}: ${path} is not valid JSON: ${(error as Error).message}`);
   }
 }
+
+/** True when `path` exists (file or folder). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

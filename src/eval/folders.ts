@@ -1,5 +1,6 @@
 import { writeFileAtomic } from "../media/atomic_write.ts";
 import { readPaletteMask } from "../media/png.ts";
+import { exists } from "../data/frame_io.ts";
 import type { MetaExpressions } from "../data/types.ts";
 import { evaluateSequence, type SeriesStats } from "./jf.ts";
 
@@ -59,15 +60,6 @@ export interface EvalResults {
   videos: VideoResult[];
   expressions: ExpressionResult[];
   missingPredictions: number;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

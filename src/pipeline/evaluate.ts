@@ -10,16 +10,8 @@ import {
 } from "../eval/folders.ts";
 import { parseMetaExpressions } from "../data/ytvos.ts";
 import { readRefDavis } from "../data/davis.ts";
+import { exists } from "../data/frame_io.ts";
 import type { MetaExpressions } from "../data/types.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function readMetaFile(path: string): Promise<MetaExpressions> {
   let json;

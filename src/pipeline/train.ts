@@ -151,9 +151,14 @@ export function trainStep(
     const gradNorm = await clipGradNorm(params, clipMaxNorm > 0 ? clipMaxNorm : Infinity);
     optimizer.step();
     optimizer.zeroGrad();
-    const losses: Record<string, number> = {};
-    for (const [k, v] of result.losses) losses[k] = await v.item();
-    return { total: await result.total.item(), losses, gradNorm };
+    // all readbacks in flight together: one wait instead of one per loss term
+    const entries = [...result.losses];
+    const [total, ...values] = await Promise.all([
+      result.total.item(),
+      ...entries.map(([, v]) => v.item()),
+    ]);
+    const losses = Object.fromEntries(entries.map(([k], i) => [k, values[i]]));
+    return { total, losses, gradNorm };
   });
 }
 

@@ -220,10 +220,9 @@ export class DMFormer extends Module {
     const prob = await noGrad(() => narrow(softmax(subject, -1), 2, 1, 1)).data();
     const choice = chooseSubjects(prob, L, captions.positiveMaps);
     const subjectWords = gatherSubjectWords(words, choice);
-    const subjectMaskHost = (await subjectWords.mask.data()) as Int32Array;
     const subjectPos = permute(
       positionEmbeddingSine1DHost(
-        { data: subjectMaskHost, shape: [b, choice.maxSpan], dtype: "int" },
+        { data: subjectWords.maskHost, shape: [b, choice.maxSpan], dtype: "int" },
         backend,
         { numPosFeats: d },
       ),

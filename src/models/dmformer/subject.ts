@@ -55,7 +55,7 @@ export function chooseSubjects(
 export function gatherSubjectWords(
   words: Tensor,
   choice: SubjectChoice,
-): { words: Tensor; mask: Tensor } {
+): { words: Tensor; mask: Tensor; maskHost: Int32Array } {
   const [b, , d] = words.shape;
   const S = choice.maxSpan;
   const rows = choice.spans.map(([a, e], i) => {
@@ -68,5 +68,6 @@ export function gatherSubjectWords(
   return {
     words: reshape(stack(rows, 0), [b, S, d]),
     mask: tensor(mask, [b, S], { dtype: "i32", backend: words.backend }),
+    maskHost: mask,
   };
 }
