@@ -21,38 +21,77 @@ typedef struct {
 } norm_job;
 
 
-static double sum_sq_dev(const float *x, int64_t n, double m) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+/* Hot loops are built for AVX-512 / AVX2 / baseline and picked at load time (norm.c is not one
+ * of the per-ISA kernels.c builds). The sums keep DMF_LANES independent double accumulators,
+ * which the compiler vectorises without reassociating anything. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define DMF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DMF_CLONES
+#endif
+#define DMF_LANES 16
+
+static double fold_lanes(const double *acc) {
+  double s = 0;
+  for (int l = 0; l < DMF_LANES; l++) s += acc[l];
+  return s;
+}
+
+/* Sums of x and of (x - m)^2 over n floats, the second around the first's mean. */
+DMF_CLONES static void row_moments(const float *x, int64_t n, double *mean, double *var) {
+  double acc[DMF_LANES] = {0};
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const double d0 = x[i] - m, d1 = x[i + 1] - m, d2 = x[i + 2] - m, d3 = x[i + 3] - m;
-    s0 += d0 * d0;
-    s1 += d1 * d1;
-    s2 += d2 * d2;
-    s3 += d3 * d3;
+  for (; i + DMF_LANES <= n; i += DMF_LANES) {
+    for (int l = 0; l < DMF_LANES; l++) acc[l] += x[i + l];
   }
-  for (; i < n; i++) s0 += (x[i] - m) * (x[i] - m);
-  return (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) acc[0] += x[i];
+  const double m = fold_lanes(acc) / (double)n;
+  double sq[DMF_LANES] = {0};
+  for (i = 0; i + DMF_LANES <= n; i += DMF_LANES) {
+    for (int l = 0; l < DMF_LANES; l++) {
+      const double d = x[i + l] - m;
+      sq[l] += d * d;
+    }
+  }
+  for (; i < n; i++) sq[0] += (x[i] - m) * (x[i] - m);
+  *mean = m;
+  *var = fold_lanes(sq) / (double)n;
+}
+
+/* y[i] = (x[i] - m) * scale[i] + shift[i] for the three layouts of the affine parameters. */
+DMF_CLONES static void affine_per_element(const float *x, float *y, int64_t n, double m, double inv,
+                                          const float *w, const float *b) {
+  if (w && b) {
+    for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - m) * inv * w[i] + b[i]);
+  } else if (w) {
+    for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - m) * inv * w[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - m) * inv + (b ? b[i] : 0.0f));
+  }
+}
+
+DMF_CLONES static void affine_scalar(const float *x, float *y, int64_t n, double m, double scale,
+                                     double shift) {
+  for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - m) * scale + shift);
 }
 
 static void forward_row(const norm_job *j, int64_t r) {
   const int64_t hw = j->hw, len = j->cg * hw, c0 = (r % j->groups) * j->cg;
   const float *x = j->x + r * len;
   float *y = j->y + r * len;
-  const double m = dmf_sum_f32(x, len) / (double)len;
-  const double inv = 1.0 / sqrt(sum_sq_dev(x, len, m) / (double)len + j->eps);
+  double m, var;
+  row_moments(x, len, &m, &var);
+  const double inv = 1.0 / sqrt(var + j->eps);
   j->mu[r] = (float)m;
   j->rs[r] = (float)inv;
   const float *w = j->w ? j->w + c0 : NULL, *b = j->b ? j->b + c0 : NULL;
   if (hw == 1) {
-    for (int64_t i = 0; i < len; i++) {
-      y[i] = (float)((x[i] - m) * inv * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f));
-    }
+    affine_per_element(x, y, len, m, inv, w, b);
     return;
   }
   for (int64_t k = 0; k < j->cg; k++) {
     const double scale = w ? w[k] * inv : inv, shift = b ? b[k] : 0.0;
-    for (int64_t i = k * hw; i < (k + 1) * hw; i++) y[i] = (float)((x[i] - m) * scale + shift);
+    affine_scalar(x + k * hw, y + k * hw, hw, m, scale, shift);
   }
 }
 
@@ -61,6 +100,64 @@ static void forward_task(void *ctx, int64_t t, int tid) {
   const norm_job *j = (const norm_job *)ctx;
   const int64_t r1 = (t + 1) * j->chunk < j->rows ? (t + 1) * j->chunk : j->rows;
   for (int64_t r = t * j->chunk; r < r1; r++) forward_row(j, r);
+}
+
+/* Lane sums over n elements of gy and of gy * xhat (xhat = (x - m) * inv). */
+DMF_CLONES static void sums_g_gxhat(const float *gy, const float *x, int64_t n, double m,
+                                    double inv, double *s_g, double *s_gx) {
+  double a[DMF_LANES] = {0}, b[DMF_LANES] = {0};
+  int64_t i = 0;
+  for (; i + DMF_LANES <= n; i += DMF_LANES) {
+    for (int l = 0; l < DMF_LANES; l++) {
+      a[l] += gy[i + l];
+      b[l] += gy[i + l] * ((x[i + l] - m) * inv);
+    }
+  }
+  for (; i < n; i++) {
+    a[0] += gy[i];
+    b[0] += gy[i] * ((x[i] - m) * inv);
+  }
+  *s_g = fold_lanes(a);
+  *s_gx = fold_lanes(b);
+}
+
+/* LayerNorm rows (one element per channel): the weighted sums, and the per-channel sums added
+ * to acc_gx / acc_g when set. */
+DMF_CLONES static void sums_per_channel(const float *gy, const float *x, const float *w, int64_t n,
+                                        double m, double inv, double *acc_gx, double *acc_g,
+                                        double *s_g, double *s_gx) {
+  double a[DMF_LANES] = {0}, b[DMF_LANES] = {0};
+  int64_t i = 0;
+  for (; i + DMF_LANES <= n; i += DMF_LANES) {
+    for (int l = 0; l < DMF_LANES; l++) {
+      const double g = gy[i + l], gx = g * ((x[i + l] - m) * inv), wk = w ? w[i + l] : 1.0;
+      a[l] += wk * g;
+      b[l] += wk * gx;
+    }
+  }
+  for (; i < n; i++) {
+    const double g = gy[i], wk = w ? w[i] : 1.0;
+    a[0] += wk * g;
+    b[0] += wk * g * ((x[i] - m) * inv);
+  }
+  if (acc_g) {
+    for (int64_t c = 0; c < n; c++) {
+      acc_gx[c] += gy[c] * ((x[c] - m) * inv);
+      acc_g[c] += gy[c];
+    }
+  }
+  *s_g = fold_lanes(a);
+  *s_gx = fold_lanes(b);
+}
+
+/* dx = inv * (gy * w - a - (x - m) * inv * bx), w per element (w_step 1) or one value. */
+DMF_CLONES static void input_grad(const float *gy, const float *x, const float *w, double w_one,
+                                  float *dx, int64_t n, double m, double inv, double a, double bx) {
+  if (w) {
+    for (int64_t i = 0; i < n; i++) dx[i] = (float)(inv * (gy[i] * (double)w[i] - a - (x[i] - m) * inv * bx));
+  } else {
+    for (int64_t i = 0; i < n; i++) dx[i] = (float)(inv * (gy[i] * w_one - a - (x[i] - m) * inv * bx));
+  }
 }
 
 /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = gy * weight; adds the row's
@@ -73,12 +170,16 @@ static void backward_row(const norm_job *j, int64_t r, double *acc) {
   float *dx = j->dx + r * len;
   const double m = j->mean[r], inv = j->rstd[r];
   double sum_g = 0, sum_gx = 0;
+  if (hw == 1) {
+    sums_per_channel(gy, x, w, len, m, inv, acc ? acc + c0 : NULL,
+                     acc ? acc + channels + c0 : NULL, &sum_g, &sum_gx);
+    const double a = sum_g / (double)len, bx = sum_gx / (double)len;
+    input_grad(gy, x, w, 1.0, dx, len, m, inv, a, bx);
+    return;
+  }
   for (int64_t k = 0; k < j->cg; k++) {
-    double s1 = 0, s2 = 0;
-    for (int64_t i = k * hw; i < (k + 1) * hw; i++) {
-      s1 += gy[i];
-      s2 += gy[i] * ((x[i] - m) * inv);
-    }
+    double s1, s2;
+    sums_g_gxhat(gy + k * hw, x + k * hw, hw, m, inv, &s1, &s2);
     const double wk = w ? w[k] : 1.0;
     sum_g += wk * s1;
     sum_gx += wk * s2;
@@ -89,10 +190,7 @@ static void backward_row(const norm_job *j, int64_t r, double *acc) {
   }
   const double a = sum_g / (double)len, bx = sum_gx / (double)len;
   for (int64_t k = 0; k < j->cg; k++) {
-    const double wk = w ? w[k] : 1.0;
-    for (int64_t i = k * hw; i < (k + 1) * hw; i++) {
-      dx[i] = (float)(inv * (gy[i] * wk - a - (x[i] - m) * inv * bx));
-    }
+    input_grad(gy + k * hw, x + k * hw, NULL, w ? w[k] : 1.0, dx + k * hw, hw, m, inv, a, bx);
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "vitest";
 import { generateRefShapesClip, type RefShapesClip } from "../src/data/ref_shapes.ts";
-import type { ShapeObject } from "../src/data/ref_shapes_grammar.ts";
+import { type ShapeObject, templateOfSentence } from "../src/data/ref_shapes_grammar.ts";
 import { SHAPE_COLOURS, SHAPE_KINDS } from "../src/data/ref_shapes_render.ts";
 import { writeRefShapesDataset } from "../src/data/ref_shapes_writer.ts";
 import { openRefYtvos } from "../src/data/ytvos.ts";
@@ -88,6 +88,19 @@ function checkExpression(
 }
 
 describe("Ref-Shapes generator", () => {
+  test("the template of every generated sentence reads back from its words", () => {
+    const counts = new Map<string, number>();
+    for (let seed = 0; seed < 40; seed++) {
+      for (
+        const e of generateRefShapesClip(seed, { height: 64, width: 96, numFrames: 6 }).expressions
+      ) {
+        expect(templateOfSentence(e.text), e.text).toBe(e.template);
+        counts.set(e.template, (counts.get(e.template) ?? 0) + 1);
+      }
+    }
+    expect([...counts.keys()].sort()).toEqual(["motion", "position", "relation", "subject-only"]);
+  });
+
   test("same seed, same clip; another seed, another clip", () => {
     const a = generateRefShapesClip(5), b = generateRefShapesClip(5), c = generateRefShapesClip(6);
     expect(a.frames).toEqual(b.frames);

@@ -170,6 +170,19 @@ export function templateOf(spec: ExpressionSpec): Template {
   return spec.qualifier.type === "none" ? "subject-only" : spec.qualifier.type;
 }
 
+/**
+ * The template of a generated sentence, read back from its wording ("moving ..." / "that is not
+ * moving", "above" / "below" / "to the left of", "on the left" / "at the top"); the dataset files
+ * keep only the sentence.
+ */
+export function templateOfSentence(sentence: string): Template {
+  const s = ` ${sentence.toLowerCase().trim()} `;
+  if (/ moving /.test(s)) return "motion";
+  if (/ (above|below) | to the (left|right) of /.test(s)) return "relation";
+  if (/ (on the (left|right)|at the (top|bottom)) $/.test(s)) return "position";
+  return "subject-only";
+}
+
 function nounPhrases(o: ShapeObject): Record<string, NounPhrase> {
   return {
     kind: { kind: o.kind },

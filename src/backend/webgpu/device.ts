@@ -39,12 +39,18 @@ export const NO_ADAPTER_MESSAGE =
 
 /**
  * The Vulkan loader and Mesa print "XDG_RUNTIME_DIR is invalid or not set" warnings on
- * headless machines; pointing it at a private temp dir silences them.
+ * headless machines; pointing it at a private temp dir (removed at exit) silences them.
  */
 function quietRuntimeDir(): void {
   try {
     if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-      Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "xdg-" }));
+      const dir = Deno.makeTempDirSync({ prefix: "dmf-xdg-" });
+      Deno.env.set("XDG_RUNTIME_DIR", dir);
+      globalThis.addEventListener("unload", () => {
+        try {
+          Deno.removeSync(dir, { recursive: true });
+        } catch { /* already gone */ }
+      });
     }
   } catch {
     // no env/write permission: the warning is harmless
