@@ -25,7 +25,7 @@ typedef struct {
  * of the per-ISA kernels.c builds). The sums keep DMF_LANES independent double accumulators,
  * which the compiler vectorises without reassociating anything. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
-#define DMF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define DMF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define DMF_CLONES
 #endif
