@@ -137,15 +137,15 @@ if (import.meta.main) {
       for (let k = 1; k < q; k++) if (score(k) > score(best)) best = k;
       const target = batch.targets[0];
       const [H, W] = target.size;
-      const strideY = H / h, strideX = W / w;
+      // masks cover the padded input (padding at the bottom and right) at maskOutStride
+      const stride = config.model.maskOutStride;
       let inter = 0, union = 0;
       for (let f = 0; f < t; f++) {
         for (let y = 0; y < h; y++) {
           for (let x = 0; x < w; x++) {
             const p = masks[((f * q + best) * h + y) * w + x] > 0 ? 1 : 0;
-            const gy = Math.min(H - 1, Math.floor((y + 0.5) * strideY));
-            const gx = Math.min(W - 1, Math.floor((x + 0.5) * strideX));
-            const g = target.masks[(f * H + gy) * W + gx];
+            const gy = Math.floor((y + 0.5) * stride), gx = Math.floor((x + 0.5) * stride);
+            const g = gy < H && gx < W ? target.masks[(f * H + gy) * W + gx] : 0;
             inter += p & g;
             union += p | g;
           }
