@@ -172,6 +172,19 @@ DMFC_API int dmfc_norm_backward(const int64_t* geom, uint64_t gy, uint64_t x, ui
                                 uint64_t rstd, uint64_t w, uint64_t dx, uint64_t dw,
                                 uint64_t db);
 
+/* ---- window_attention.cu ------------------------------------------------------------- */
+/* Swin window attention (op window_attention): dims holds B, n, c, heads, nW; qkv [B, n, 3c]
+ * read as [3, heads, c / heads], bias [heads, n, n], mask [nW, n, n] (0: none; window b adds
+ * mask[b % nW]) -> out [B, n, c] and lse [B, heads, n]. The backward takes gout [B, n, c], the
+ * forward's out and lse, and writes dqkv and dbias (summed over windows in a fixed order).
+ * head_dim = c / heads must be at most 256. */
+DMFC_API int dmfc_window_attention(const int64_t* dims, double scale, uint64_t qkv, uint64_t bias,
+                                   uint64_t mask, uint64_t out, uint64_t lse);
+DMFC_API int dmfc_window_attention_backward(const int64_t* dims, double scale, uint64_t gout,
+                                            uint64_t qkv, uint64_t bias, uint64_t mask,
+                                            uint64_t out, uint64_t lse, uint64_t dqkv,
+                                            uint64_t dbias);
+
 /* ---- matmul.cu ----------------------------------------------------------------------- */
 /* out[b] (M x N) = op(a[b]) op(b[b]); a[b] is [M, K] ([K, M] when trans_a), b[b] is [K, N]
  * ([N, K] when trans_b); batch index b walks bshape, operand offsets from sa / sb (elements);

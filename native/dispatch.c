@@ -23,6 +23,7 @@ static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void dmf_lock(void) { LOCK(); }
 void dmf_unlock(void) { UNLOCK(); }
+int dmf_isa_current(void) { return isa_now; }
 
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define DMF_EXPORT __attribute__((visibility("default")))
 
@@ -105,6 +106,10 @@ void dmf_pool_set_threads(int n);
 float *dmf_ws_a(int tid);
 float *dmf_ws_b(int tid);
 
+/* The instruction set in use (DMF_ISA_*; dispatch.c), for kernels outside the per-ISA table
+ * that pick their own variant (window_attention.c). */
+int dmf_isa_current(void);
+
 /* The library-wide lock every exported entry point holds (dispatch.c): the pool and the
  * workspaces are shared, and Deno workers may call in from several threads. */
 void dmf_lock(void);
@@ -153,6 +158,33 @@ static inline void dmf_range(int64_t t, int64_t chunk, int64_t n, int64_t *lo, i
   *hi = *lo + chunk < n ? *lo + chunk : n;
 }
 
+/* In place v = exp(v) for v <= 0 (or NaN; -inf and v < -87 give 0): Cody-Waite reduction and
+ * the Cephes polynomial, ~1 ulp, written so that the compiler vectorises it (no libm call).
+ * Results below ~1.6e-38 flush to 0, which softmax never notices next to a sum >= 1. Small
+ * positive v (rounding noise in a logit minus its row's log-sum-exp) is still exact to ~1 ulp.
+ * Always inlined, so a caller compiled for a wider instruction set vectorises it with that. */
+static inline __attribute__((always_inline)) void dmf_exp_nonpos(float *restrict v, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float x = v[i];
+    const float xc = x < -87.0f ? -87.0f : x;
+    const float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x/ln2) */
+    float r = xc - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    const uint32_t bits = (uint32_t)((int32_t)k + 127) << 23; /* 2^k, k in [-126, 0] */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    const float y = x < -87.0f ? 0.0f : p * scale;
+    v[i] = x != x ? x : y;
+  }
+}
+
 /* Copies one element of es bytes. */
 static inline void dmf_copy_el(void *d, const void *s, int64_t es) {
   switch (es) {
@@ -178,5 +210,18 @@ DMF_EXPORT void dmf_norm_forward(const float *x, const float *w, const float *b,
 DMF_EXPORT void dmf_norm_backward(const float *gy, const float *x, const float *mean,
                                   const float *rstd, const float *w, float *dx, float *dw,
                                   float *db, const int64_t *geom);
+
+/* Swin window attention (window_attention.c): qkv [B, n, 3c] read as [3, heads, c / heads],
+ * bias [heads, n, n], mask [nW, n, n] (window b uses mask[b % nW]; NULL: none); dims holds
+ * B, n, c, heads, nW. Forward writes out [B, n, c] and lse [B, heads, n] (log-sum-exp of each
+ * logit row); backward writes dqkv [B, n, 3c] and dbias [heads, n, n] from gout [B, n, c] and
+ * the saved lse. Both return 0 (nothing written) when a window does not fit the per-thread
+ * workspace, 1 when done. */
+DMF_EXPORT int dmf_window_attention(const float *qkv, const float *bias, const float *mask,
+                                    float *out, float *lse, const int64_t *dims, double scale);
+DMF_EXPORT int dmf_window_attention_backward(const float *gout, const float *qkv,
+                                             const float *bias, const float *mask,
+                                             const float *lse, float *dqkv, float *dbias,
+                                             const int64_t *dims, double scale);
 
 #endif

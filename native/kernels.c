@@ -892,31 +892,6 @@ static void reduce(int op, const float *restrict x, float *restrict o, int64_t o
   }
 }
 
-/* In place v = exp(v) for v <= 0 (or NaN; -inf and v < -87 give 0): Cody-Waite reduction and
- * the Cephes polynomial, ~1 ulp, written so that the compiler vectorises it (no libm call).
- * Results below ~1.6e-38 flush to 0, which softmax never notices next to a sum >= 1. */
-static void exp_nonpos(float *restrict v, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    const float x = v[i];
-    const float xc = x < -87.0f ? -87.0f : x;
-    const float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x/ln2) */
-    float r = xc - k * 0.693359375f;
-    r = r - k * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    const uint32_t bits = (uint32_t)((int32_t)k + 127) << 23; /* 2^k, k in [-126, 0] */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    const float y = x < -87.0f ? 0.0f : p * scale;
-    v[i] = x != x ? x : y;
-  }
-}
-
 static void softmax(int logsm, const float *restrict x, float *restrict o, int64_t rows,
                     int64_t n) {
   for (int64_t r = 0; r < rows; r++) {
@@ -936,7 +911,7 @@ static void softmax(int logsm, const float *restrict x, float *restrict o, int64
     if (m == -INFINITY) m = 0.0f;
     /* m = +inf: inf - inf = NaN, and NaN flows through like in the reference */
     for (int64_t i = 0; i < n; i++) or[i] = xr[i] - m;
-    exp_nonpos(or, n);
+    dmf_exp_nonpos(or, n);
     /* x - m rounded to f32 is off by up to half an ulp of |x - m| (the reference subtracts
      * in f64): correct exp(d + err) = exp(d) (1 + err) with the TwoSum error term. */
     for (int64_t i = 0; i < n; i++) {

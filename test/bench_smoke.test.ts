@@ -62,6 +62,10 @@ describe("deno task bench --quick", () => {
       "msda forward+backward",
       "window attention forward",
       "window attention forward+backward",
+      "swin window attention",
+      "swin window attention forward+backward",
+      "swin window attention (composed)",
+      "swin window attention forward+backward (composed)",
     ]);
 
     for (const r of cpu.rows) {

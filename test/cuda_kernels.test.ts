@@ -527,6 +527,26 @@ const CASES: KCase[] = [
     fn: (v, l, a) => T.msda(v, l, a, [[4, 5], [2, 3]]),
     grad: true,
   },
+  // ---- window attention ----
+  {
+    name: "window attention head_dim 130 (8 values per lane), 33 x 130 > staging, gradients",
+    inputs: [
+      { shape: [1, 33, 390] },
+      { shape: [1, 33, 33] },
+      {
+        shape: [1, 33, 33],
+        values: Array.from({ length: 33 * 33 }, (_, k) => -100 * +(k % 6 === 1)),
+      },
+    ],
+    fn: (q, b, m) => T.windowAttentionCore(q, b, m, 1, 0.1),
+    grad: true,
+  },
+  {
+    name: "window attention over 513 windows (bias-gradient groups of 2), gradients",
+    inputs: [{ shape: [513, 2, 3] }, { shape: [1, 2, 2] }],
+    fn: (q, b) => T.windowAttentionCore(q, b, null, 1, 0.9),
+    grad: true,
+  },
   // ---- indexing ----
   {
     name: "gather / scatter_add / index_select / index_add, gradients",

@@ -19,6 +19,7 @@ import {
   SwinTransformer,
 } from "../src/models/dmformer/swin.ts";
 import { PatchMerging, SwinTransformerBlock } from "../src/models/dmformer/swin_block.ts";
+import { WindowAttention } from "../src/models/dmformer/swin_attention.ts";
 import {
   relativePositionIndex,
   shiftMask,
@@ -28,7 +29,7 @@ import {
 import { fixturePath } from "./helpers/fixtures.ts";
 import { optionalBackend } from "./helpers/backends.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";
-import { uniform } from "./helpers/numeric.ts";
+import { assertClose, uniform } from "./helpers/numeric.ts";
 
 const cpu = getBackend("cpu");
 
@@ -69,6 +70,15 @@ describe("Swin backbone parity (cpu)", () => {
     const report = await expectParity("swin_t_stage1", cpu);
     expect(report.rows.length).toBe(1);
     await expectDebugTensors("swin_t_stage1", ["dbg.patch_embed", "dbg.block0"]);
+  });
+});
+
+const nat = await optionalBackend("native");
+
+describe.skipIf(!nat)("Swin backbone parity (native)", () => {
+  test("swin_tiny and swin_t_stage1 (fused window attention in C)", async () => {
+    await expectParity("swin_tiny", nat!);
+    await expectParity("swin_t_stage1", nat!);
   });
 });
 
@@ -244,6 +254,27 @@ describe("Swin modules", () => {
       expect(g.some((v) => v !== 0), name).toBe(true);
     }
     model.dispose();
+  });
+
+  test("window attention: the fused op and the composed path agree (output, gradients)", () => {
+    const attn = new WindowAttention(12, 3, 3);
+    const n = 9;
+    const x = tensor(uniform(8 * n * 12, 21), [8, n, 12]);
+    const mask = tensor(uniform(4 * n * n, 22).map((v) => (v > 0.4 ? -100 : 0)), [4, 1, n, n]);
+    const run = (fused: boolean) =>
+      tidy(() => {
+        const xi = x.detach().requireGrad();
+        const y = attn.forward(xi, mask, { fused });
+        y.mul(y).sum().backward();
+        const grads = [xi.grad!, ...attn.parameters().map((p) => p.grad!)].map((g) =>
+          Array.from(g.dataSync())
+        );
+        for (const p of attn.parameters()) p.grad = null;
+        return [Array.from(y.dataSync()), ...grads];
+      });
+    const fused = run(true);
+    const composed = run(false);
+    fused.forEach((v, i) => assertClose(v, composed[i], { rtol: 1e-5, atol: 1e-6 }, `tensor ${i}`));
   });
 
   /** Replaces every parameter by a float64 copy (for finite differences). */

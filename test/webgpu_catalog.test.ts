@@ -379,7 +379,29 @@ const DIFF: Record<string, Diff> = {
     tol: ACCUM,
     grad: true,
   },
+  window_attention: {
+    // 300 windows of 7 (several bias-gradient groups), 2 heads of 5, a mask of 3 windows;
+    // one head of 40 channels over 20 tokens, no mask
+    inputs: [
+      r([300, 7, 30]),
+      r([2, 7, 7]),
+      { shape: [3, 7, 7], values: windowMask(3, 7) },
+      r([2, 20, 120]),
+      r([1, 20, 20]),
+    ],
+    run: (q, b, m, q2, b2) => [
+      T.windowAttentionCore(q, b, m, 2, 0.45),
+      T.windowAttentionCore(q2, b2, null, 1, 0.2),
+    ],
+    tol: ACCUM,
+    grad: true,
+  },
 };
+
+/** A Swin-like attention mask [nW, n, n] of 0 and -100. */
+function windowMask(nw: number, n: number): number[] {
+  return Array.from({ length: nw * n * n }, (_, k) => (k % 5 === 1 ? -100 : 0));
+}
 
 let gpuBackend: Backend | undefined;
 let which: "gpu" | "cpu" = "cpu";
@@ -569,6 +591,27 @@ if (!available) {
         }
       });
     }
+
+    test("window_attention with its operands in workgroup memory (forced)", async () => {
+      const rt = (gpuBackend as unknown as {
+        runtime: { options: { windowAttention: "auto" | "shared" | "storage" } };
+      }).runtime;
+      rt.options.windowAttention = "shared";
+      try {
+        const d: Diff = {
+          inputs: [r([9, 6, 24]), r([2, 6, 6]), { shape: [3, 6, 6], values: windowMask(3, 6) }],
+          run: (q, b, m) => T.windowAttentionCore(q, b, m, 2, 0.5),
+          tol: ACCUM,
+          grad: true,
+        };
+        const values = inputValues("window_attention/shared", d.inputs);
+        const want = await runOn(cpu, d, values);
+        const got = await runOn(gpuBackend!, d, values);
+        compare("window_attention (workgroup memory)", d, got, want);
+      } finally {
+        rt.options.windowAttention = "auto";
+      }
+    });
 
     async function matmulGrid() {
       const sizes = [1, 3, 17, 64, 257];

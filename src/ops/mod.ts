@@ -9,6 +9,7 @@ export * from "./matmul.ts";
 export * from "./indexing.ts";
 export * from "./conv.ts";
 export * from "./norm.ts";
+export * from "./window_attention.ts";
 export * from "./resample.ts";
 export * from "./deform_attn.ts";
 export * from "./random.ts";

@@ -25,6 +25,7 @@ import { elementwiseCases } from "./cases_elementwise.ts";
 import { shapeCases } from "./cases_shape.ts";
 import { nnCases } from "./cases_nn.ts";
 import { normCases } from "./cases_norm.ts";
+import { windowAttentionCases } from "./cases_window_attention.ts";
 import { functionCases } from "./cases_functions.ts";
 import { gradcheck } from "./gradcheck.ts";
 import { assertClose, prod, rng, type Tolerance, uniform } from "./numeric.ts";
@@ -36,6 +37,7 @@ export const OP_CASES: Record<string, Case> = {
   ...shapeCases(),
   ...nnCases(),
   ...normCases(),
+  ...windowAttentionCases(),
 };
 
 /** Cases for public functions composed from catalog ops (keyed by function name). */

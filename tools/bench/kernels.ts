@@ -1,8 +1,19 @@
 /**
- * Model kernels: the MSDA sampling core at the deformable encoder's shapes, and Swin-T
- * stage-1 window attention (shifted windows, with the mask).
+ * Model kernels: the MSDA sampling core at the deformable encoder's shapes, Swin-T stage-1
+ * window attention (shifted windows, with the mask), and the attention core between the qkv and
+ * output projections, fused (the window_attention op) against the composed path.
  */
-import { msda, rand, randn, reshape, softmax, tensor } from "../../src/ops/mod.ts";
+import {
+  msda,
+  mul,
+  rand,
+  randn,
+  reshape,
+  softmax,
+  tensor,
+  windowAttentionCore,
+  windowAttentionCoreComposed,
+} from "../../src/ops/mod.ts";
 import { noGrad } from "../../src/tensor/autograd.ts";
 import type { Backend } from "../../src/backend/backend.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
@@ -144,10 +155,89 @@ async function windowAttentionCases(backend: Backend, quick: boolean): Promise<B
   ];
 }
 
+/**
+ * The window attention core (scaled q k^T + bias + mask, softmax, times v) at Swin-T stage-1
+ * shapes: the fused window_attention op and the same computation composed from ops.
+ */
+async function swinCoreCases(backend: Backend, quick: boolean): Promise<BenchCase[]> {
+  const s = quick ? SWIN_STAGE1_QUICK : SWIN_STAGE1;
+  const g = swinGrid(s);
+  const n = s.window * s.window;
+  const shape = `${shapeStr(g.windows, n, 3 * s.dim)} ${s.heads} heads, shifted`;
+  // q k^T and p v: 2 * n * n * c each per window
+  const flops = g.windows * 4 * n * n * s.dim;
+  const winMod = await tryImport("../../src/models/dmformer/swin_window.ts");
+  const shiftMask = winMod.module?.shiftMask;
+  const skip = winMod.error ?? (shiftMask ? undefined : "shiftMask not exported");
+  const scale = (s.dim / s.heads) ** -0.5;
+  const make = (grad: boolean) => {
+    const qkv = randn([g.windows, n, 3 * s.dim], { backend });
+    const b0 = randn([s.heads, n, n], { backend });
+    const bias = mul(b0, 0.02);
+    b0.dispose();
+    const shift = Math.floor(s.window / 2);
+    const mask = tensor(shiftMask(g.hp, g.wp, s.window, shift), [g.windowsPerImage, 1, n, n], {
+      backend,
+    });
+    if (grad) [qkv, bias].forEach((t) => t.requireGrad());
+    return { qkv, bias, mask };
+  };
+  const rows: BenchCase[] = [];
+  for (const fused of [true, false]) {
+    const core = fused ? windowAttentionCore : windowAttentionCoreComposed;
+    const tag = fused ? "" : " (composed)";
+    const note = fused
+      ? "fused window_attention op; q k^T and p v as 2*n*n*c per window, softmax not counted"
+      : "reshape / permute, q * scale, matmul, + bias + mask, softmax, matmul (the reference)";
+    rows.push({
+      name: `swin window attention${tag}`,
+      shape,
+      flops,
+      efficiency: { cpu: 0.1 },
+      note,
+      skip,
+      setup(): Prepared {
+        const { qkv, bias, mask } = make(false);
+        return {
+          run: () => noGrad(() => core(qkv, bias, mask, s.heads, scale)),
+          dispose: () => disposeTensors([qkv, bias, mask]),
+        };
+      },
+    });
+    rows.push({
+      name: `swin window attention forward+backward${tag}`,
+      shape,
+      flops: 3 * flops,
+      efficiency: { cpu: 0.1 },
+      scaleOf: { row: `swin window attention${tag}`, factor: 4 },
+      note: `${fused ? "fused" : "composed"}; 3x the forward count (the backward's products)`,
+      skip,
+      setup(): Prepared {
+        const { qkv, bias, mask } = make(true);
+        const grad = randn([g.windows, n, s.dim], { backend });
+        const leaves = [qkv, bias];
+        return {
+          reset: () => clearGrads(leaves),
+          run: () => core(qkv, bias, mask, s.heads, scale).backward(grad),
+          dispose: () => {
+            clearGrads(leaves);
+            disposeTensors([...leaves, mask, grad]);
+          },
+        };
+      },
+    });
+  }
+  return rows;
+}
+
 export const kernels: Suite = {
   name: "kernels",
   title: "Model kernels",
   async cases({ backend, quick }) {
-    return [...msdaCases(backend, quick), ...await windowAttentionCases(backend, quick)];
+    return [
+      ...msdaCases(backend, quick),
+      ...await windowAttentionCases(backend, quick),
+      ...await swinCoreCases(backend, quick),
+    ];
   },
 };

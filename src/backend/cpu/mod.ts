@@ -9,6 +9,7 @@ import { resampleKernels } from "./resample.ts";
 import { creationKernels } from "./creation.ts";
 import { msdaKernels } from "./msda.ts";
 import { normKernels } from "./norm.ts";
+import { windowAttentionKernels } from "./window_attention.ts";
 
 /** The reference backend: plain TypeScript over typed arrays in host memory. */
 export const cpuBackend: Backend = {
@@ -24,6 +25,7 @@ export const cpuBackend: Backend = {
     ...creationKernels,
     ...msdaKernels,
     ...normKernels,
+    ...windowAttentionKernels,
   },
   alloc: (dtype: DType, size: number) => typedArrayFor(dtype, size),
   upload: (data: TypedArray, dtype: DType) => {

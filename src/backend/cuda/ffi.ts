@@ -78,6 +78,9 @@ export const SYMBOLS = {
   dmfc_norm_forward: { parameters: [B, D, P, P, P, P, P, P], result: I },
   dmfc_norm_backward: { parameters: [B, P, P, P, P, P, P, P, P], result: I },
 
+  dmfc_window_attention: { parameters: [B, D, P, P, P, P, P], result: I },
+  dmfc_window_attention_backward: { parameters: [B, D, P, P, P, P, P, P, P, P], result: I },
+
   dmfc_matmul: { parameters: [I, I, I, L, L, L, I, B, B, B, P, P, P], result: I },
   dmfc_matmul_mode: { parameters: [I], result: I },
   dmfc_cublas_available: { parameters: [], result: I },

@@ -10,6 +10,7 @@ import { check, type CudaLib } from "./ffi.ts";
 import { BINARY_IDS, UNARY_IDS } from "./ops_table.ts";
 import { around, dtCode, i64, mergeAxes, requireF32 } from "./layout.ts";
 import { normKernels } from "./kernels_norm.ts";
+import { windowAttentionKernels } from "./kernels_window_attention.ts";
 
 /** A device allocation: the tensor layer's opaque buffer on this backend. */
 export class CudaBuffer {
@@ -592,7 +593,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
     );
   };
 
-  return { ...k, ...normKernels(lib) };
+  return { ...k, ...normKernels(lib), ...windowAttentionKernels(lib) };
 }
 
 function reduce(

@@ -17,6 +17,7 @@ const BASELINE_SOURCES = [
   "pooling.c",
   "msda.c",
   "norm.c",
+  "window_attention.c",
 ] as const;
 
 /** Source files of the library, relative to native/. */

@@ -55,6 +55,24 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  dmf_window_attention: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "f64"],
+    result: "i32",
+  },
+  dmf_window_attention_backward: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "f64",
+    ],
+    result: "i32",
+  },
   ...SHAPE_SYMBOLS,
 } as const;
 

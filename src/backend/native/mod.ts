@@ -18,6 +18,7 @@ import { indexKernels } from "./kernels_index.ts";
 import { msdaKernels } from "./kernels_msda.ts";
 import { resampleKernels } from "./kernels_resample.ts";
 import { shapeKernels } from "./kernels_shape.ts";
+import { windowAttentionKernels } from "./kernels_window_attention.ts";
 
 export { buildNative, findCompiler, NativeBuildError } from "./build.ts";
 export { type IsaName, loadNativeLibrary, type NativeLibrary } from "./ffi.ts";
@@ -34,6 +35,7 @@ function nativeOverrides(lib: NativeLibrary): Record<string, Kernel> {
     ...indexKernels(lib.symbols, cpu),
     ...resampleKernels(lib.symbols, cpu),
     ...msdaKernels(lib.symbols, cpu),
+    ...windowAttentionKernels(lib.symbols, cpu),
   };
 }
 

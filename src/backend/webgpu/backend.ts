@@ -17,6 +17,7 @@ import { convKernels } from "./kernels/conv.ts";
 import { msdaKernels, resampleKernels } from "./kernels/resample.ts";
 import { indexKernels } from "./kernels/index.ts";
 import { normKernels } from "./kernels/norm.ts";
+import { windowAttentionKernels } from "./kernels/window_attention.ts";
 
 export interface WebGpuBackend extends Backend {
   readonly runtime: Runtime;
@@ -65,6 +66,7 @@ export async function createWebGpuBackend(): Promise<WebGpuBackend> {
     ...msdaKernels(rt),
     ...indexKernels(rt),
     ...normKernels(rt),
+    ...windowAttentionKernels(rt),
   };
   const alloc = (dtype: DType, size: number): GpuBuffer => {
     storageOf(dtype);

@@ -174,9 +174,15 @@ export class Runtime {
    * storage textures) from a size up, below it "ubo" (uniform-window rows, falling back to
    * "rows"). "image" forces the image kernel wherever the adapter has it (CPU adapters with
    * read-only storage textures), conv2d's GEMMs included, and falls back like "auto" where
-   * it does not apply; the other choices keep matmul and conv2d off it.
+   * it does not apply; the other choices keep matmul and conv2d off it. windowAttention
+   * "auto" keeps a (window, head)'s operands in workgroup memory on hardware GPUs where they
+   * fit and reads them from storage on CPU adapters (whose compiler spends seconds on large
+   * zero-initialised workgroup arrays); "shared" / "storage" force one (shared: where it fits).
    */
-  options: { matmul: "auto" | "tiled" | "rows" | "ubo" | "image" } = { matmul: "auto" };
+  options: {
+    matmul: "auto" | "tiled" | "rows" | "ubo" | "image";
+    windowAttention: "auto" | "shared" | "storage";
+  } = { matmul: "auto", windowAttention: "auto" };
 
   constructor(readonly ctx: GpuContext) {
     this.preferThreads = ctx.isFallback ||

@@ -33,6 +33,9 @@ export const SHADER_FILES = [
   "norm_forward",
   "norm_backward",
   "norm_affine_grad",
+  "window_attention_common",
+  "window_attention_forward",
+  "window_attention_backward",
 ] as const;
 
 export type ShaderName = typeof SHADER_FILES[number];

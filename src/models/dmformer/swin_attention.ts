@@ -1,14 +1,15 @@
 /**
  * Window multi-head self-attention with a learned relative-position bias (design doc §4.3,
- * step 4). `windowAttention` is the whole computation composed from ops, kept separate from
- * the module so a fused kernel can replace it.
+ * step 4). `windowAttention` is the whole computation: the qkv projection, the fused
+ * window_attention op (src/ops/window_attention.ts: scaled q k^T + bias + mask, softmax,
+ * times v, in one kernel per backend), the output projection. `{ fused: false }` runs the
+ * same middle part composed from ops (matmul, softmax...), the reference the fused op is
+ * tested against.
  */
 import type { Tensor } from "../../tensor/tensor.ts";
-import { add, mul } from "../../ops/elementwise.ts";
 import { indexSelect } from "../../ops/indexing.ts";
-import { matmul } from "../../ops/matmul.ts";
-import { softmax } from "../../ops/reduce.ts";
-import { narrow, permute, reshape } from "../../ops/shape_ops.ts";
+import { permute, reshape } from "../../ops/shape_ops.ts";
+import { windowAttentionCore, windowAttentionCoreComposed } from "../../ops/window_attention.ts";
 import { Linear, linear } from "../../nn/layers.ts";
 import { Module, param } from "../../nn/module.ts";
 import { normal } from "../../nn/init.ts";
@@ -19,6 +20,11 @@ export interface WindowAttentionWeights {
   qkvBias: Tensor | null;
   projWeight: Tensor;
   projBias: Tensor | null;
+}
+
+export interface WindowAttentionOptions {
+  /** The fused window_attention op (default) or the composed reference path. */
+  fused?: boolean;
 }
 
 /**
@@ -33,20 +39,11 @@ export function windowAttention(
   mask: Tensor | null,
   heads: number,
   scale: number,
+  { fused = true }: WindowAttentionOptions = {},
 ): Tensor {
-  const [bw, n, c] = windows.shape;
   const qkv = linear(windows, w.qkvWeight, w.qkvBias);
-  const split = permute(reshape(qkv, [bw, n, 3, heads, c / heads]), [2, 0, 3, 1, 4]);
-  const part = (i: number) => reshape(narrow(split, 0, i, 1), [bw, heads, n, c / heads]);
-  const q = mul(part(0), scale);
-  let logits = add(matmul(q, part(1), { transB: true }), bias); // [B', heads, N, N]
-  if (mask) {
-    const nw = mask.shape[0];
-    logits = reshape(add(reshape(logits, [bw / nw, nw, heads, n, n]), mask), [bw, heads, n, n]);
-  }
-  const ctx = matmul(softmax(logits, -1), part(2)); // [B', heads, N, head_dim]
-  const merged = reshape(permute(ctx, [0, 2, 1, 3]), [bw, n, c]);
-  return linear(merged, w.projWeight, w.projBias);
+  const core = fused ? windowAttentionCore : windowAttentionCoreComposed;
+  return linear(core(qkv, bias, mask, heads, scale), w.projWeight, w.projBias);
 }
 
 /** Reference attribute names: qkv, proj, relative_position_bias_table. */
@@ -83,7 +80,7 @@ export class WindowAttention extends Module {
     return permute(reshape(indexSelect(table, 0, index), [n, n, this.numHeads]), [2, 0, 1]);
   }
 
-  forward(windows: Tensor, mask: Tensor | null): Tensor {
+  forward(windows: Tensor, mask: Tensor | null, opts: WindowAttentionOptions = {}): Tensor {
     return windowAttention(
       windows,
       {
@@ -96,6 +93,7 @@ export class WindowAttention extends Module {
       mask,
       this.numHeads,
       this.scale,
+      opts,
     );
   }
 }
