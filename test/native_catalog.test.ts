@@ -192,10 +192,7 @@ if (noCompiler) {
       NATIVE_THRESHOLDS.unary = 0;
       nat = (await T.initBackend("native")) as Backend & { lib: NativeLibrary };
       cpu = T.getBackend("cpu");
-      const best = nat.lib.bestIsa();
-      isas = (["avx512", "avx2", "generic"] as IsaName[]).filter((i) =>
-        ["generic", "avx2", "avx512"].indexOf(i) <= ["generic", "avx2", "avx512"].indexOf(best)
-      );
+      isas = nat.lib.usableIsas().reverse();
     });
 
     afterAll(() => void Object.assign(NATIVE_THRESHOLDS, thresholds));

@@ -89,6 +89,8 @@ export interface NativeLibrary {
   isa(): IsaName;
   /** The best instruction set the CPU supports. */
   bestIsa(): IsaName;
+  /** Every instruction set the CPU supports, baseline first. */
+  usableIsas(): IsaName[];
   /** Forces an instruction set (clamped to what the CPU supports); returns the one in use. */
   setIsa(isa: IsaName | "best"): IsaName;
   threads(): number;
@@ -128,6 +130,7 @@ async function open(opts: BuildOptions): Promise<NativeLibrary> {
     symbols: s,
     isa: () => ISA_NAMES[current],
     bestIsa: () => ISA_NAMES[s.dmf_best_isa()],
+    usableIsas: () => ISA_NAMES.slice(0, s.dmf_best_isa() + 1),
     setIsa: (isa) => {
       current = s.dmf_set_isa(isa === "best" ? -1 : ISA_NAMES.indexOf(isa));
       return ISA_NAMES[current];
