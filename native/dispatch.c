@@ -174,7 +174,6 @@ static void mm_chunk_task(void *ctx, int64_t t, int tid) {
   for (int64_t b = b0; b < b1; b++) mm_task(ctx, b, tid);
 }
 
-static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 static void run_gemm(mm_job *j) {
   const dmf_gemm_t *g = &j->g;
@@ -186,10 +185,10 @@ static void run_gemm(mm_job *j) {
   if (T > 1 && flops >= PAR_FLOPS && j->batch < 4 * T) {
     /* Few products: split each one into T strips along its larger side. */
     if (g->N >= g->M) {
-      j->nstep = round_up((g->N + T - 1) / T, K->nr);
+      j->nstep = dmf_round_up((g->N + T - 1) / T, K->nr);
       j->sn = (g->N + j->nstep - 1) / j->nstep;
     } else {
-      j->mstep = round_up((g->M + T - 1) / T, K->mr);
+      j->mstep = dmf_round_up((g->M + T - 1) / T, K->mr);
       j->sm = (g->M + j->mstep - 1) / j->mstep;
     }
   }
@@ -513,7 +512,7 @@ DMF_EXPORT void dmf_binary(int op, const float *a, const float *b, void *o, cons
     int64_t ntasks;
     if (j.rank == 1) {
       j.len = total;
-      j.chunk = round_up((total + par - 1) / par, 64);
+      j.chunk = dmf_round_up((total + par - 1) / par, 64);
       ntasks = (total + j.chunk - 1) / j.chunk;
     } else {
       j.rows = total / j.shape[j.rank - 1];
@@ -548,7 +547,7 @@ DMF_EXPORT void dmf_unary(int op, const float *a, void *o, int64_t n) {
   dmf_advise_huge(o, n * (int64_t)j.osize);
   const int T = dmf_threads();
   /* transcendental ops pay off from fewer elements than plain arithmetic */
-  if (n >= DMF_PAR_ELEMS / 4 && T > 1) j.chunk = round_up((n + 4 * T - 1) / (4 * T), 64);
+  if (n >= DMF_PAR_ELEMS / 4 && T > 1) j.chunk = dmf_round_up((n + 4 * T - 1) / (4 * T), 64);
   if (n > 0) dmf_pool_run(un_task, &j, (n + j.chunk - 1) / j.chunk);
   UNLOCK();
 }
@@ -591,7 +590,7 @@ DMF_EXPORT void dmf_reduce(int op, const float *x, float *o, int64_t outer, int6
       j.chunk = (outer + T - 1) / T;
       ntasks = (outer + j.chunk - 1) / j.chunk;
     } else if (outer == 1 && inner >= 64 * T) {
-      j.chunk = round_up((inner + T - 1) / T, 16);
+      j.chunk = dmf_round_up((inner + T - 1) / T, 16);
       ntasks = (inner + j.chunk - 1) / j.chunk;
     }
   }

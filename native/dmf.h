@@ -107,8 +107,36 @@ float *dmf_ws_a(int tid);
 float *dmf_ws_b(int tid);
 
 /* The instruction set in use (DMF_ISA_*; dispatch.c), for kernels outside the per-ISA table
- * that pick their own variant (window_attention.c). */
+ * that pick their own variant (norm.c, window_attention.c). */
 int dmf_isa_current(void);
+
+/* Always inlined: a caller compiled for a wider instruction set vectorises it with that set. */
+#define DMF_INLINE static inline __attribute__((always_inline))
+
+/* Per-ISA variants outside kernels.c: DMF_ISA_VARIANTS(M) expands M(name, attribute) for each
+ * instruction set this build can target (generic always; AVX-512 and AVX2+FMA on x86-64 with
+ * GCC / Clang), and DMF_PICK_ISA(f) picks f_<name> by dmf_isa_current(), so dmf_set_isa
+ * applies to them as to the kernels.c table. */
+#if defined(DMF_X86) && defined(__GNUC__)
+#ifdef __clang__
+#define DMF_ATTR_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#else
+#define DMF_ATTR_AVX512 \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#endif
+#define DMF_ATTR_AVX2 __attribute__((target("avx2,fma")))
+#define DMF_ISA_VARIANTS(M) M(generic, ) M(avx512, DMF_ATTR_AVX512) M(avx2, DMF_ATTR_AVX2)
+#define DMF_PICK_ISA(f)                                 \
+  (dmf_isa_current() == DMF_ISA_AVX512 ? f##_avx512     \
+   : dmf_isa_current() == DMF_ISA_AVX2 ? f##_avx2       \
+                                       : f##_generic)
+#else
+#define DMF_ISA_VARIANTS(M) M(generic, )
+#define DMF_PICK_ISA(f) (f##_generic)
+#endif
+
+/* x rounded up to a multiple of m. */
+static inline int64_t dmf_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 /* The library-wide lock every exported entry point holds (dispatch.c): the pool and the
  * workspaces are shared, and Deno workers may call in from several threads. */

@@ -21,24 +21,20 @@ typedef struct {
 } norm_job;
 
 
-/* Hot loops are built for AVX-512 / AVX2 / baseline and picked at load time (norm.c is not one
- * of the per-ISA kernels.c builds). The sums keep DMF_LANES independent double accumulators,
- * which the compiler vectorises without reassociating anything. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
-#define DMF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DMF_CLONES
-#endif
+/* The row loops are compiled per instruction set (DMF_ISA_VARIANTS, following dmf_set_isa; norm.c
+ * is not one of the per-ISA kernels.c builds). The sums keep DMF_LANES independent double
+ * accumulators, which the compiler vectorises without reassociating anything, so every variant
+ * gives the same bits. */
 #define DMF_LANES 16
 
-static double fold_lanes(const double *acc) {
+DMF_INLINE double fold_lanes(const double *acc) {
   double s = 0;
   for (int l = 0; l < DMF_LANES; l++) s += acc[l];
   return s;
 }
 
 /* Sums of x and of (x - m)^2 over n floats, the second around the first's mean. */
-DMF_CLONES static void row_moments(const float *x, int64_t n, double *mean, double *var) {
+DMF_INLINE void row_moments(const float *x, int64_t n, double *mean, double *var) {
   double acc[DMF_LANES] = {0};
   int64_t i = 0;
   for (; i + DMF_LANES <= n; i += DMF_LANES) {
@@ -59,8 +55,8 @@ DMF_CLONES static void row_moments(const float *x, int64_t n, double *mean, doub
 }
 
 /* y[i] = (x[i] - m) * scale[i] + shift[i] for the three layouts of the affine parameters. */
-DMF_CLONES static void affine_per_element(const float *x, float *y, int64_t n, double m, double inv,
-                                          const float *w, const float *b) {
+DMF_INLINE void affine_per_element(const float *x, float *y, int64_t n, double m, double inv,
+                                   const float *w, const float *b) {
   if (w && b) {
     for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - m) * inv * w[i] + b[i]);
   } else if (w) {
@@ -70,12 +66,12 @@ DMF_CLONES static void affine_per_element(const float *x, float *y, int64_t n, d
   }
 }
 
-DMF_CLONES static void affine_scalar(const float *x, float *y, int64_t n, double m, double scale,
-                                     double shift) {
+DMF_INLINE void affine_scalar(const float *x, float *y, int64_t n, double m, double scale,
+                              double shift) {
   for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - m) * scale + shift);
 }
 
-static void forward_row(const norm_job *j, int64_t r) {
+DMF_INLINE void forward_row(const norm_job *j, int64_t r) {
   const int64_t hw = j->hw, len = j->cg * hw, c0 = (r % j->groups) * j->cg;
   const float *x = j->x + r * len;
   float *y = j->y + r * len;
@@ -95,16 +91,9 @@ static void forward_row(const norm_job *j, int64_t r) {
   }
 }
 
-static void forward_task(void *ctx, int64_t t, int tid) {
-  (void)tid;
-  const norm_job *j = (const norm_job *)ctx;
-  const int64_t r1 = (t + 1) * j->chunk < j->rows ? (t + 1) * j->chunk : j->rows;
-  for (int64_t r = t * j->chunk; r < r1; r++) forward_row(j, r);
-}
-
 /* Lane sums over n elements of gy and of gy * xhat (xhat = (x - m) * inv). */
-DMF_CLONES static void sums_g_gxhat(const float *gy, const float *x, int64_t n, double m,
-                                    double inv, double *s_g, double *s_gx) {
+DMF_INLINE void sums_g_gxhat(const float *gy, const float *x, int64_t n, double m,
+                             double inv, double *s_g, double *s_gx) {
   double a[DMF_LANES] = {0}, b[DMF_LANES] = {0};
   int64_t i = 0;
   for (; i + DMF_LANES <= n; i += DMF_LANES) {
@@ -123,9 +112,9 @@ DMF_CLONES static void sums_g_gxhat(const float *gy, const float *x, int64_t n, 
 
 /* LayerNorm rows (one element per channel): the weighted sums, and the per-channel sums added
  * to acc_gx / acc_g when set. */
-DMF_CLONES static void sums_per_channel(const float *gy, const float *x, const float *w, int64_t n,
-                                        double m, double inv, double *acc_gx, double *acc_g,
-                                        double *s_g, double *s_gx) {
+DMF_INLINE void sums_per_channel(const float *gy, const float *x, const float *w, int64_t n,
+                                 double m, double inv, double *acc_gx, double *acc_g,
+                                 double *s_g, double *s_gx) {
   double a[DMF_LANES] = {0}, b[DMF_LANES] = {0};
   int64_t i = 0;
   for (; i + DMF_LANES <= n; i += DMF_LANES) {
@@ -150,19 +139,23 @@ DMF_CLONES static void sums_per_channel(const float *gy, const float *x, const f
   *s_gx = fold_lanes(b);
 }
 
-/* dx = inv * (gy * w - a - (x - m) * inv * bx), w per element (w_step 1) or one value. */
-DMF_CLONES static void input_grad(const float *gy, const float *x, const float *w, double w_one,
-                                  float *dx, int64_t n, double m, double inv, double a, double bx) {
+/* dx = inv * (gy * w - a - (x - m) * inv * bx), w per element (w set) or the one value w_one. */
+DMF_INLINE void input_grad(const float *gy, const float *x, const float *w, double w_one,
+                           float *dx, int64_t n, double m, double inv, double a, double bx) {
   if (w) {
-    for (int64_t i = 0; i < n; i++) dx[i] = (float)(inv * (gy[i] * (double)w[i] - a - (x[i] - m) * inv * bx));
+    for (int64_t i = 0; i < n; i++) {
+      dx[i] = (float)(inv * (gy[i] * (double)w[i] - a - (x[i] - m) * inv * bx));
+    }
   } else {
-    for (int64_t i = 0; i < n; i++) dx[i] = (float)(inv * (gy[i] * w_one - a - (x[i] - m) * inv * bx));
+    for (int64_t i = 0; i < n; i++) {
+      dx[i] = (float)(inv * (gy[i] * w_one - a - (x[i] - m) * inv * bx));
+    }
   }
 }
 
 /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = gy * weight; adds the row's
  * sum of gy * xhat and of gy per channel to acc[c] and acc[channels + c] when acc is set. */
-static void backward_row(const norm_job *j, int64_t r, double *acc) {
+DMF_INLINE void backward_row(const norm_job *j, int64_t r, double *acc) {
   const int64_t hw = j->hw, len = j->cg * hw, c0 = (r % j->groups) * j->cg;
   const int64_t channels = j->groups * j->cg;
   const float *x = j->x + r * len, *gy = j->gy + r * len;
@@ -194,13 +187,25 @@ static void backward_row(const norm_job *j, int64_t r, double *acc) {
   }
 }
 
-static void backward_task(void *ctx, int64_t t, int tid) {
-  (void)tid;
-  const norm_job *j = (const norm_job *)ctx;
-  double *acc = j->acc ? j->acc + t * 2 * j->groups * j->cg : NULL;
-  const int64_t r1 = (t + 1) * j->chunk < j->rows ? (t + 1) * j->chunk : j->rows;
-  for (int64_t r = t * j->chunk; r < r1; r++) backward_row(j, r, acc);
-}
+/* The task bodies, instantiated once per instruction set. */
+#define NORM_TASKS(isa, attr)                                                            \
+  static attr void forward_task_##isa(void *ctx, int64_t t, int tid) {                   \
+    (void)tid;                                                                           \
+    const norm_job *j = (const norm_job *)ctx;                                           \
+    int64_t r0, r1;                                                                      \
+    dmf_range(t, j->chunk, j->rows, &r0, &r1);                                           \
+    for (int64_t r = r0; r < r1; r++) forward_row(j, r);                                 \
+  }                                                                                      \
+  static attr void backward_task_##isa(void *ctx, int64_t t, int tid) {                  \
+    (void)tid;                                                                           \
+    const norm_job *j = (const norm_job *)ctx;                                           \
+    double *acc = j->acc ? j->acc + t * 2 * j->groups * j->cg : NULL;                    \
+    int64_t r0, r1;                                                                      \
+    dmf_range(t, j->chunk, j->rows, &r0, &r1);                                           \
+    for (int64_t r = r0; r < r1; r++) backward_row(j, r, acc);                           \
+  }
+
+DMF_ISA_VARIANTS(NORM_TASKS)
 
 /* geom: n, groups, cg, hw. w and b may be NULL (no affine). */
 DMF_EXPORT void dmf_norm_forward(const float *x, const float *w, const float *b, float *y,
@@ -213,7 +218,8 @@ DMF_EXPORT void dmf_norm_forward(const float *x, const float *w, const float *b,
   j.hw = geom[3];
   j.chunk = dmf_chunk(j.rows);
   if (j.rows > 0) {
-    dmf_parallel(forward_task, &j, (j.rows + j.chunk - 1) / j.chunk, j.rows * j.cg * j.hw);
+    const int64_t tasks = (j.rows + j.chunk - 1) / j.chunk;
+    dmf_parallel(DMF_PICK_ISA(forward_task), &j, tasks, j.rows * j.cg * j.hw);
   }
   dmf_unlock();
 }
@@ -236,7 +242,7 @@ DMF_EXPORT void dmf_norm_backward(const float *gy, const float *x, const float *
     j.acc = (double *)calloc((size_t)(tasks * 2 * channels + 1), sizeof(double));
     if (!j.acc) abort();
   }
-  dmf_parallel(backward_task, &j, tasks, j.rows * len);
+  dmf_parallel(DMF_PICK_ISA(backward_task), &j, tasks, j.rows * len);
   if (dw) {
     for (int64_t c = 0; c < 2 * channels; c++) {
       double s = 0;

@@ -20,9 +20,9 @@
  *   gradient of a task's windows is summed into the task's own partial; the partials are then
  *   added in group order, so dbias does not depend on the thread count.
  *
- * The loops are compiled three times (AVX-512, AVX2+FMA, baseline) through target attributes
- * on x86-64 with GCC / Clang; the variant follows the library's ISA choice (dmf_set_isa), like
- * the per-ISA table of kernels.c. Without fused multiply-adds (-std=c11 keeps GCC from
+ * The task bodies are compiled per instruction set (DMF_ISA_VARIANTS in dmf.h: AVX-512,
+ * AVX2+FMA, baseline); the variant follows the library's ISA choice (dmf_set_isa), like the
+ * per-ISA table of kernels.c. Without fused multiply-adds (-std=c11 keeps GCC from
  * contracting), every variant rounds alike.
  */
 #include <math.h>
@@ -30,8 +30,6 @@
 #include <string.h>
 
 #include "dmf.h"
-
-#define WA_INLINE static inline __attribute__((always_inline))
 
 /* Consecutive windows per backward task: fixes the order of the bias-gradient sums. */
 #define WA_GROUP 8
@@ -47,8 +45,8 @@ typedef struct {
   float scale;
 } wa_job;
 
-static int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
-static int64_t pad_rows(int64_t n) { return (n + WA_RB - 1) / WA_RB * WA_RB; }
+static int64_t pad16(int64_t n) { return dmf_round_up(n, 16); }
+static int64_t pad_rows(int64_t n) { return dmf_round_up(n, WA_RB); }
 
 /* Workspace floats per task (the thread's packing buffer dmf_ws_a holds DMF_WS_A). */
 static int64_t fwd_floats(int64_t n, int64_t hd) {
@@ -66,7 +64,7 @@ static int64_t bwd_floats(int64_t n, int64_t hd) {
  * the accumulators stay in registers.
  */
 #define WA_BLOCK(W, A_COLS)                                                                 \
-  WA_INLINE void block_##W##_##A_COLS(const float *restrict a, int64_t lda,                 \
+  DMF_INLINE void block_##W##_##A_COLS(const float *restrict a, int64_t lda,                 \
                                       const float *restrict b, int64_t ldb, int64_t K,      \
                                       float *restrict c, int64_t ldc) {                     \
     float acc[WA_RB][W];                                                                    \
@@ -91,7 +89,7 @@ WA_BLOCK(32, 1)
 
 /* C [rows, m] = A [rows, K] B [K, m] with rows a multiple of WA_RB and m of 16; A is read
  * from a as rows (a[i * lda + k]) or, with a_cols, as columns (a[k * lda + i]). */
-WA_INLINE void matmul(int a_cols, const float *restrict a, int64_t lda, const float *restrict b,
+DMF_INLINE void matmul(int a_cols, const float *restrict a, int64_t lda, const float *restrict b,
                       int64_t ldb, int64_t K, float *restrict c, int64_t ldc, int64_t rows,
                       int64_t m) {
   for (int64_t i = 0; i < rows; i += WA_RB) {
@@ -109,7 +107,7 @@ WA_INLINE void matmul(int a_cols, const float *restrict a, int64_t lda, const fl
 }
 
 /* rows [pad, ldr] = the n rows of src (row stride ld, hd values each), zero beyond. */
-WA_INLINE void pack_rows(const float *restrict src, int64_t ld, int64_t n, int64_t hd,
+DMF_INLINE void pack_rows(const float *restrict src, int64_t ld, int64_t n, int64_t hd,
                          int64_t pad, float *restrict rows, int64_t ldr) {
   for (int64_t r = 0; r < pad; r++) {
     float *restrict dst = rows + r * ldr;
@@ -123,7 +121,7 @@ WA_INLINE void pack_rows(const float *restrict src, int64_t ld, int64_t n, int64
 }
 
 /* cols [hd, ldc] = scale times the transpose of the n rows of src, zero beyond column n. */
-WA_INLINE void pack_cols(const float *restrict src, int64_t ld, int64_t n, int64_t hd,
+DMF_INLINE void pack_cols(const float *restrict src, int64_t ld, int64_t n, int64_t hd,
                          float scale, float *restrict cols, int64_t ldc) {
   for (int64_t d = 0; d < hd; d++) {
     float *restrict cd = cols + d * ldc;
@@ -135,7 +133,7 @@ WA_INLINE void pack_cols(const float *restrict src, int64_t ld, int64_t n, int64
 /* st [nr, nc] (rows padded to the block height) = k (scale q)^T, then + bias^T + mask^T on the
  * first n rows and columns (the composed path's order: q * scale, the product, + bias,
  * + mask). */
-WA_INLINE void logits_t(const wa_job *j, const float *restrict ks, const float *restrict qt,
+DMF_INLINE void logits_t(const wa_job *j, const float *restrict ks, const float *restrict qt,
                         int64_t b, int64_t h, int64_t hc, int64_t nc, float *restrict st) {
   const int64_t n = j->n;
   matmul(0, ks, hc, qt, nc, j->hd, st, nc, pad_rows(n), nc);
@@ -152,7 +150,7 @@ WA_INLINE void logits_t(const wa_job *j, const float *restrict ks, const float *
 
 /* Softmax down the first n rows of every column of p [n, nc] (in place), and the log-sum-exp
  * of each column into l [nc]; m is scratch [nc]. */
-WA_INLINE void softmax_cols(float *restrict p, int64_t n, int64_t nc, float *restrict m,
+DMF_INLINE void softmax_cols(float *restrict p, int64_t n, int64_t nc, float *restrict m,
                             float *restrict l) {
   for (int64_t i = 0; i < nc; i++) m[i] = -INFINITY;
   for (int64_t r = 0; r < n; r++) {
@@ -181,7 +179,7 @@ WA_INLINE void softmax_cols(float *restrict p, int64_t n, int64_t nc, float *res
   }
 }
 
-WA_INLINE void forward_one(const wa_job *j, int64_t b, int64_t h, float *restrict ws) {
+DMF_INLINE void forward_one(const wa_job *j, int64_t b, int64_t h, float *restrict ws) {
   const int64_t n = j->n, hd = j->hd, c = j->c, ld = 3 * c;
   const int64_t nc = pad16(n), hc = pad16(hd), nr = pad_rows(n);
   const float *q0 = j->qkv + b * n * ld + h * hd;
@@ -202,7 +200,7 @@ WA_INLINE void forward_one(const wa_job *j, int64_t b, int64_t h, float *restric
 }
 
 /* Gradients of one (window, head); ds^T is added to acc [n, n] (acc[j][i] += ds[i][j]). */
-WA_INLINE void backward_one(const wa_job *j, int64_t b, int64_t h, float *restrict ws,
+DMF_INLINE void backward_one(const wa_job *j, int64_t b, int64_t h, float *restrict ws,
                             float *restrict acc) {
   const int64_t n = j->n, hd = j->hd, c = j->c, ld = 3 * c;
   const int64_t nc = pad16(n), hc = pad16(hd), nr = pad_rows(n);
@@ -274,29 +272,10 @@ WA_INLINE void backward_one(const wa_job *j, int64_t b, int64_t h, float *restri
     for (int64_t b = g * WA_GROUP; b < b1; b++) backward_one(j, b, h, dmf_ws_a(tid), acc); \
   }
 
-WA_TASKS(generic, )
-
-#if defined(DMF_X86) && defined(__GNUC__)
-#define WA_X86 1
-#ifdef __clang__
-#define WA_AVX512_ATTR __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
-#else
-#define WA_AVX512_ATTR \
-  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
-#endif
-WA_TASKS(avx512, WA_AVX512_ATTR)
-WA_TASKS(avx2, __attribute__((target("avx2,fma"))))
-#endif
+DMF_ISA_VARIANTS(WA_TASKS)
 
 static dmf_task_fn pick(int backward) {
-#ifdef WA_X86
-  switch (dmf_isa_current()) {
-    case DMF_ISA_AVX512: return backward ? backward_task_avx512 : forward_task_avx512;
-    case DMF_ISA_AVX2: return backward ? backward_task_avx2 : forward_task_avx2;
-    default: break;
-  }
-#endif
-  return backward ? backward_task_generic : forward_task_generic;
+  return backward ? DMF_PICK_ISA(backward_task) : DMF_PICK_ISA(forward_task);
 }
 
 /* A job from dims (B, n, c, heads, nW) with bias and mask transposed into one new buffer
