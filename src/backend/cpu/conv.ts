@@ -18,6 +18,14 @@ export interface Geometry {
   dilation: [number, number];
 }
 
+/**
+ * A conv as one GEMM per (image, group): Og output channels per group, Kc = C / groups * KH *
+ * KW reduction length, P = OH * OW output positions.
+ */
+export function gemmShape(g: Geometry): { Og: number; Kc: number; P: number } {
+  return { Og: g.O / g.groups, Kc: (g.C / g.groups) * g.KH * g.KW, P: g.OH * g.OW };
+}
+
 export function geometry(
   xShape: readonly number[],
   wShape: readonly number[],

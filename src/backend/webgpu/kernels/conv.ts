@@ -11,7 +11,7 @@ import { consts, gbuf, requireF32 } from "./common.ts";
 import { PANEL, rowsPerGroup, uboGemm, uboRows } from "./matmul.ts";
 import { sumRows } from "./reduce.ts";
 import { convForwardImage, convInputGradImage, convWeightGradImage } from "./conv_image.ts";
-import { type Geometry, geometry } from "../../cpu/conv.ts";
+import { gemmShape, type Geometry, geometry } from "../../cpu/conv.ts";
 
 const WG = 64;
 
@@ -59,9 +59,7 @@ function convByGemm(
   x: KernelInput,
   w: KernelInput,
 ): boolean {
-  const Og = g.O / g.groups;
-  const Kc = (g.C / g.groups) * g.KH * g.KW;
-  const P = g.OH * g.OW;
+  const { Og, Kc, P } = gemmShape(g);
   if (P % 4 !== 0) return false;
   const offsets = Array.from({ length: g.groups }, (_, i) => i * Og * Kc);
   const rows = uboRows(rt, Og, P, Kc, offsets);
@@ -140,8 +138,7 @@ export function convKernels(rt: Runtime): Record<string, Kernel> {
       const g = geometry(x.shape, out.shape, attrs);
       if (product(out.shape) === 0) return;
       if (convWeightGradImage(rt, g, attrs, out, x, gy)) return;
-      const rows = g.O / g.groups;
-      const kc = (g.C / g.groups) * g.KH * g.KW;
+      const { Og: rows, Kc: kc } = gemmShape(g);
       const total = g.N * g.OH * g.OW;
       const groupsXY = Math.ceil(Math.ceil(kc / 4) / WG) * g.groups *
         Math.ceil(rows / rowsPerGroup(rows));

@@ -6,7 +6,7 @@
  * does not apply (adapter, option, limits), leaving the conv to the buffer kernels.
  */
 import type { Attrs, KernelInput, KernelOutput } from "../../backend.ts";
-import type { Geometry } from "../../cpu/conv.ts";
+import { gemmShape, type Geometry } from "../../cpu/conv.ts";
 import type { GpuBuffer, GpuTexture, Runtime } from "../runtime.ts";
 import { assemble } from "../shaders.ts";
 import { consts, gbuf } from "./common.ts";
@@ -149,9 +149,7 @@ export function convForwardImage(
   x: KernelInput,
   w: KernelInput,
 ): boolean {
-  const Og = g.O / g.groups;
-  const Kc = (g.C / g.groups) * g.KH * g.KW;
-  const P = g.OH * g.OW;
+  const { Og, Kc, P } = gemmShape(g);
   if (!wanted(rt, Og, g.N * g.O * P * Kc, 8)) return false;
   const weights: Operand = {
     buf: gbuf(w),
@@ -221,9 +219,7 @@ export function convWeightGradImage(
   x: KernelInput,
   dy: KernelInput,
 ): boolean {
-  const Og = g.O / g.groups;
-  const Kc = (g.C / g.groups) * g.KH * g.KW;
-  const P = g.OH * g.OW;
+  const { Og, Kc, P } = gemmShape(g);
   if (!wanted(rt, Og, g.N * g.O * P * Kc, 8)) return false;
   const maxDim = rt.limits.maxTextureDimension2D ?? 8192;
   const byHeight = Math.floor(maxDim / P);
