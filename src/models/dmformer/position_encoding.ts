@@ -36,17 +36,45 @@ function frequencies(F: number, temperature: number): Float64Array {
   return dimT;
 }
 
-/** Writes the interleaved (sin, cos, sin, cos, ...) code of `coord` with channel stride. */
-function writeCode(
-  out: Float32Array,
-  at: number,
-  stride: number,
-  coord: number,
-  dimT: Float64Array,
-) {
-  for (let k = 0; k < dimT.length; k++) {
-    const arg = f32(coord / dimT[k]);
-    out[at + k * stride] = k % 2 === 0 ? Math.sin(arg) : Math.cos(arg);
+/**
+ * The interleaved (sin, cos, sin, cos, ...) codes of the distinct coordinates of a map,
+ * each computed once: a map's rows (or columns) share their coordinates, and the sines
+ * dominated the time of a large map.
+ */
+class CodeTable {
+  private readonly rowOf = new Map<number | string, number>();
+  private codes = new Float32Array(0);
+
+  constructor(private readonly dimT: Float64Array) {}
+
+  /** The table row holding the code of `coord` (computed on first use). */
+  row(coord: number): number {
+    const key = Object.is(coord, -0) ? "-0" : coord;
+    let r = this.rowOf.get(key);
+    if (r !== undefined) return r;
+    r = this.rowOf.size;
+    this.rowOf.set(key, r);
+    const F = this.dimT.length;
+    if ((r + 1) * F > this.codes.length) {
+      const grown = new Float32Array(Math.max(2 * this.codes.length, (r + 1) * F, 64 * F));
+      grown.set(this.codes);
+      this.codes = grown;
+    }
+    for (let k = 0; k < F; k++) {
+      const arg = f32(coord / this.dimT[k]);
+      this.codes[r * F + k] = k % 2 === 0 ? Math.sin(arg) : Math.cos(arg);
+    }
+    return r;
+  }
+
+  /** out[at + k * stride + p] = channel k of the code of row rows[p], for every k and p. */
+  write(out: Float32Array, at: number, stride: number, rows: Int32Array): void {
+    const F = this.dimT.length;
+    const codes = this.codes;
+    for (let k = 0; k < F; k++) {
+      const base = at + k * stride;
+      for (let p = 0; p < rows.length; p++) out[base + p] = codes[rows[p] * F + k];
+    }
   }
 }
 
@@ -70,6 +98,9 @@ export function sine2D(mask: HostMask, opts: SineOptions = {}): Float32Array {
   const out = new Float32Array(B * 2 * F * plane);
   const ys = new Float64Array(plane);
   const xs = new Float64Array(plane);
+  const yRows = new Int32Array(plane);
+  const xRows = new Int32Array(plane);
+  const table = new CodeTable(dimT);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < H; i++) {
       for (let j = 0; j < W; j++) {
@@ -87,10 +118,12 @@ export function sine2D(mask: HostMask, opts: SineOptions = {}): Float32Array {
           y = normalise(y, ys[(H - 1) * W + j], 0.5, scale);
           x = normalise(x, xs[i * W + W - 1], 0.5, scale);
         }
-        writeCode(out, b * 2 * F * plane + p, plane, y, dimT);
-        writeCode(out, (b * 2 + 1) * F * plane + p, plane, x, dimT);
+        yRows[p] = table.row(y);
+        xRows[p] = table.row(x);
       }
     }
+    table.write(out, b * 2 * F * plane, plane, yRows);
+    table.write(out, (b * 2 + 1) * F * plane, plane, xRows);
   }
   return out;
 }
@@ -121,12 +154,15 @@ export function sine1D(
   };
   const out = new Float32Array(B * F * L);
   const cum = new Float64Array(L);
+  const rows = new Int32Array(L);
+  const table = new CodeTable(dimT);
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < L; j++) cum[j] = (j > 0 ? cum[j - 1] : 0) + step(mask.data[b * L + j]);
     for (let j = 0; j < L; j++) {
       const e = (opts.normalize ?? true) ? normalise(cum[j], cum[L - 1], 0, scale) : cum[j];
-      writeCode(out, b * F * L + j, L, e, dimT);
+      rows[j] = table.row(e);
     }
+    table.write(out, b * F * L, L, rows);
   }
   return out;
 }
