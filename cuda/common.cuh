@@ -251,6 +251,15 @@ template <typename T>
 DMF_HD T m_pow_c(T x, T y) {
   if (x == T(1) || y == T(0)) return T(1);
   if (x == T(-1) && (y == (T)INFINITY || y == -(T)INFINITY)) return T(1);
+  // The double path serves i32 / u8 tensors: square-and-multiply is exact below 2^53, where
+  // the GPU's pow is not (pow(2, 31) gave 2147483647.99..., stored as 2147483647).
+  if (sizeof(T) == 8 && x == trunc(x) && y == trunc(y) && y > T(0) && y <= T(64)) {
+    T r = T(1), b = x;
+    for (int e = (int)y; e; e >>= 1, b *= b) {
+      if (e & 1) r *= b;
+    }
+    return r;
+  }
   return m_pow(x, y);
 }
 
