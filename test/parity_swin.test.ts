@@ -27,6 +27,7 @@ import {
   windowReverse,
 } from "../src/models/dmformer/swin_window.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
+import { traceOps } from "./helpers/trace.ts";
 import { optionalBackend } from "./helpers/backends.ts";
 import { gradcheck } from "./helpers/gradcheck.ts";
 import { assertClose, uniform } from "./helpers/numeric.ts";
@@ -275,6 +276,23 @@ describe("Swin modules", () => {
     const fused = run(true);
     const composed = run(false);
     fused.forEach((v, i) => assertClose(v, composed[i], { rtol: 1e-5, atol: 1e-6 }, `tensor ${i}`));
+  });
+
+  test("window attention follows the backend's measured preference unless told", () => {
+    const attn = new WindowAttention(12, 3, 3);
+    const x = tensor(uniform(4 * 9 * 12, 23), [4, 9, 12]);
+    const ops = (opts?: { fused: boolean }) =>
+      traceOps(() => tidy(() => attn.forward(x, null, opts)))[1];
+    const backend = cpu as { fusedPreference?: Record<string, boolean> };
+    expect(ops().has("window_attention")).toBe(true);
+    backend.fusedPreference = { window_attention: false };
+    try {
+      expect(ops().has("window_attention")).toBe(false);
+      expect(ops().has("softmax")).toBe(true);
+      expect(ops({ fused: true }).has("window_attention")).toBe(true);
+    } finally {
+      delete backend.fusedPreference;
+    }
   });
 
   /** Replaces every parameter by a float64 copy (for finite differences). */

@@ -36,6 +36,17 @@ export interface Backend {
   free(buf: unknown, dtype: DType, size: number): void;
   /** Waits until all queued work finished. */
   sync(): Promise<void>;
+  /**
+   * Measured preferences between a fused kernel and the same computation composed from
+   * other ops, by op name (absent: the fused kernel). Models read it through
+   * `prefersFused(backend, op)`.
+   */
+  readonly fusedPreference?: Readonly<Record<string, boolean>>;
+}
+
+/** Whether `backend` runs the fused kernel of `op` faster than the composed ops. */
+export function prefersFused(backend: Backend, op: string): boolean {
+  return backend.fusedPreference?.[op] ?? true;
 }
 
 const registry = new Map<string, Backend>();

@@ -7,6 +7,7 @@
  * tested against.
  */
 import type { Tensor } from "../../tensor/tensor.ts";
+import { prefersFused } from "../../backend/backend.ts";
 import { indexSelect } from "../../ops/indexing.ts";
 import { permute, reshape } from "../../ops/shape_ops.ts";
 import { windowAttentionCore, windowAttentionCoreComposed } from "../../ops/window_attention.ts";
@@ -23,7 +24,10 @@ export interface WindowAttentionWeights {
 }
 
 export interface WindowAttentionOptions {
-  /** The fused window_attention op (default) or the composed reference path. */
+  /**
+   * The fused window_attention op or the composed reference path; default: whichever the
+   * backend runs faster (`Backend.fusedPreference`).
+   */
   fused?: boolean;
 }
 
@@ -39,9 +43,10 @@ export function windowAttention(
   mask: Tensor | null,
   heads: number,
   scale: number,
-  { fused = true }: WindowAttentionOptions = {},
+  { fused }: WindowAttentionOptions = {},
 ): Tensor {
   const qkv = linear(windows, w.qkvWeight, w.qkvBias);
+  fused ??= prefersFused(qkv.backend, "window_attention");
   const core = fused ? windowAttentionCore : windowAttentionCoreComposed;
   return linear(core(qkv, bias, mask, heads, scale), w.projWeight, w.projBias);
 }
