@@ -1,7 +1,7 @@
 /**
  * Benchmarks: deno task bench [--backend cpu,webgpu,native|all] [--filter regex]
  *   [--json out.json] [--markdown docs/benchmarks.md] [--compare torch] [--quick]
- *   [--repeat N] [--budget S] [--max-seconds S] [--python PATH]
+ *   [--repeat N] [--budget S] [--max-seconds S] [--python PATH] [--torch-device cpu|cuda]
  *
  * Suites live in tools/bench/ (primitives, kernels, blocks, model). Prints one table per
  * backend; --json writes the BenchReport (tools/bench/types.ts), --markdown the
@@ -28,7 +28,8 @@ const USAGE = `deno task bench [options]
   --repeat N         timed iterations per case (default 5)
   --budget S         seconds of timed iterations per case before fewer repeats (default 10)
   --max-seconds S    skip cases estimated to take longer per iteration on cpu (default 60)
-  --python PATH      interpreter for --compare torch (default /usr/bin/python3)`;
+  --python PATH      interpreter for --compare torch (default /usr/bin/python3)
+  --torch-device D   where --compare torch runs PyTorch: cpu (default) or cuda`;
 
 interface Args {
   backends: string[];
@@ -41,6 +42,7 @@ interface Args {
   budget: number;
   maxSeconds: number;
   python: string;
+  torchDevice: "cpu" | "cuda";
 }
 
 function parseArgs(argv: string[]): Args {
@@ -51,6 +53,7 @@ function parseArgs(argv: string[]): Args {
     budget: 10,
     maxSeconds: 60,
     python: "/usr/bin/python3",
+    torchDevice: "cpu",
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -82,7 +85,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--compare":
         a.compare = value();
-        if (a.compare !== "torch") throw new Error(`--compare: only "torch" is supported`);
+        if (a.compare !== "torch") {
+          throw new Error(`--compare: only "torch" is supported`);
+        }
         break;
       case "--quick":
         a.quick = true;
@@ -99,6 +104,14 @@ function parseArgs(argv: string[]): Args {
       case "--python":
         a.python = value();
         break;
+      case "--torch-device": {
+        const v = value();
+        if (v !== "cpu" && v !== "cuda") {
+          throw new Error(`--torch-device: cpu or cuda, not "${v}"`);
+        }
+        a.torchDevice = v;
+        break;
+      }
       case "-h":
       case "--help":
         console.log(USAGE);
@@ -143,7 +156,9 @@ async function machineInfo(): Promise<MachineInfo> {
   };
 }
 
-const quote = (s: string) => (/^[\w./,=:@+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
+const quote = (
+  s: string,
+) => (/^[\w./,=:@+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
 
 async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
@@ -156,7 +171,8 @@ async function writeMarkdown(path: string, text: string): Promise<void> {
   const tmp = `${path.replace(/\.md$/, "")}.tmp-${Deno.pid}.md`;
   await Deno.writeTextFile(tmp, text);
   try {
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", tmp] }).output();
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", tmp] })
+      .output();
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
@@ -169,22 +185,47 @@ async function runTorch(a: Args): Promise<BenchReport | { error: string }> {
   try {
     await Deno.stat(a.python);
   } catch {
-    return { error: `${a.python} not found (install python3 and python3-torch)` };
+    return {
+      error: `${a.python} not found (install python3 and python3-torch)`,
+    };
   }
   const script = new URL("./bench_torch.py", import.meta.url).pathname;
-  const out = await Deno.makeTempFile({ prefix: "bench_torch_", suffix: ".json" });
-  const args = [script, "--json", out, "--repeat", String(a.repeat), "--budget", String(a.budget)];
+  const out = await Deno.makeTempFile({
+    prefix: "bench_torch_",
+    suffix: ".json",
+  });
+  const args = [
+    script,
+    "--json",
+    out,
+    "--repeat",
+    String(a.repeat),
+    "--budget",
+    String(a.budget),
+  ];
   if (a.quick) args.push("--quick");
   if (a.filter) args.push("--filter", a.filter.source);
+  if (a.torchDevice !== "cpu") args.push("--device", a.torchDevice);
   try {
-    console.log(`\nPyTorch reference: ${a.python} ${args.map(quote).join(" ")}`);
+    console.log(
+      `\nPyTorch reference: ${a.python} ${args.map(quote).join(" ")}`,
+    );
     const { code } = await new Deno.Command(a.python, {
       args,
       stdout: "inherit",
       stderr: "inherit",
     }).output();
-    if (code === 3) return { error: "python3 cannot import torch (apt-get install python3-torch)" };
-    if (code !== 0) return { error: `tools/bench_torch.py exited with code ${code}` };
+    if (code === 3) {
+      return {
+        error: "python3 cannot import torch (apt-get install python3-torch)",
+      };
+    }
+    if (code === 4) {
+      return { error: "PyTorch sees no CUDA device (--torch-device cuda)" };
+    }
+    if (code !== 0) {
+      return { error: `tools/bench_torch.py exited with code ${code}` };
+    }
     return JSON.parse(await Deno.readTextFile(out)) as BenchReport;
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
@@ -219,8 +260,9 @@ async function main(): Promise<void> {
   }
   if (a.compare === "torch") {
     report.torch = await runTorch(a);
-    if ("error" in report.torch) console.log(`PyTorch comparison skipped: ${report.torch.error}`);
-    else report.comparisons = compare(report.backends, report.torch);
+    if ("error" in report.torch) {
+      console.log(`PyTorch comparison skipped: ${report.torch.error}`);
+    } else report.comparisons = compare(report.backends, report.torch);
   }
   report.machine.load = `${loadStart} at start, ${loadAverage()} at end`;
   console.log("");
@@ -243,7 +285,9 @@ async function main(): Promise<void> {
   }
   const failed = report.backends.flatMap((b) => b.rows).filter((r) => r.status === "error");
   if (failed.length) {
-    console.log(`${failed.length} case(s) failed: ${failed.map((r) => `${r.suite}/${r.name}`)}`);
+    console.log(
+      `${failed.length} case(s) failed: ${failed.map((r) => `${r.suite}/${r.name}`)}`,
+    );
     Deno.exitCode = 1;
   }
 }

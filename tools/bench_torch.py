@@ -2,10 +2,11 @@
 """PyTorch reference numbers for `deno task bench --compare torch`.
 
     /usr/bin/python3 tools/bench_torch.py [--json out.json] [--quick] [--repeat N]
-        [--budget S] [--filter REGEX] [--threads 2]
+        [--budget S] [--filter REGEX] [--threads 2] [--device cpu|cuda]
 
 Same suite and case names, shapes and timing rules as tools/bench.ts (tools/bench/*.ts),
-float32 on the CPU with torch.set_num_threads(2). Blocks and the whole model run the PyTorch
+float32 on the CPU with torch.set_num_threads(2), or on a CUDA GPU with --device cuda (TF32 off
+in matmul and cuDNN, so that both sides compute in float32; the timer synchronises the device). Blocks and the whole model run the PyTorch
 mirror of our DMFormer (tools/torch_dmformer.py: same parameter names, same computation,
 checked by tools/check_torch_mirror.ts); MSDA uses the pure-PyTorch grid_sample formulation
 of the reference's CPU path (ms_deform_attn_core_pytorch). Writes the BenchReport JSON schema
@@ -410,6 +411,11 @@ def quantile(xs, q):
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def synchronize():
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def time_case(case, quick, repeat, budget):
     prep = case.setup()
     run, reset = prep["run"], prep.get("reset")
@@ -418,12 +424,14 @@ def time_case(case, quick, repeat, budget):
     def once():
         if reset:
             reset()
+        synchronize()
         t0 = time.perf_counter()
         if no_grad:
             with torch.no_grad():
                 run()
         else:
             run()
+        synchronize()
         return (time.perf_counter() - t0) * 1000
 
     first = once()
@@ -521,14 +529,25 @@ def main():
     ap.add_argument("--budget", type=float, default=10)
     ap.add_argument("--filter")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     filt = re.compile(a.filter) if a.filter else None
-    detail = f"PyTorch {torch.__version__}, float32, {torch.get_num_threads()} threads (CPU)"
-    blas = blas_library()
-    if blas:
-        detail += f", BLAS {blas}"
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            print("bench_torch: --device cuda, but torch sees no CUDA device", file=sys.stderr)
+            sys.exit(4)
+        torch.set_default_device("cuda")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        detail = (f"PyTorch {torch.__version__}, float32 (TF32 off), CUDA on "
+                  f"{torch.cuda.get_device_name()}")
+    else:
+        detail = f"PyTorch {torch.__version__}, float32, {torch.get_num_threads()} threads (CPU)"
+        blas = blas_library()
+        if blas:
+            detail += f", BLAS {blas}"
     print(f"torch: {detail}; measuring peak...", flush=True)
     peak = measure_peak(a.quick)
     print(f"  peak {peak['gflops']:.2f} GFLOP/s ({peak['gflops_at']}), "

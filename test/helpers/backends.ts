@@ -10,11 +10,19 @@ export async function optionalBackend(name: string): Promise<Backend | null> {
   }
 }
 
-/** cpu plus the accelerated backends; null entries are skipped with their name visible. */
+/**
+ * cpu plus the accelerated backends; null entries are skipped with their name visible.
+ * DMF_TEST_BACKENDS=cuda,native (comma-separated) picks others, e.g. on a GPU machine.
+ */
 export async function testBackends(): Promise<[string, Backend | null][]> {
-  return [
-    ["cpu", getBackend("cpu")],
-    ["native", await optionalBackend("native")],
-    ["webgpu", await optionalBackend("webgpu")],
-  ];
+  const names = Deno.env.get("DMF_TEST_BACKENDS")?.split(",").map((s) => s.trim()) ??
+    ["cpu", "native", "webgpu"];
+  const out: [string, Backend | null][] = [];
+  for (const name of names) {
+    out.push([
+      name,
+      name === "cpu" ? getBackend("cpu") : await optionalBackend(name),
+    ]);
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
 import { type Backend, getBackend, initBackend, setBackend } from "../../src/backend/backend.ts";
 import { selectBackendByName } from "../../src/backend/select_name.ts";
 import { tidy } from "../../src/tensor/memory.ts";
+import type { CudaDeviceInfo } from "../../src/backend/cuda/backend.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { copyCase, matmulCase } from "./primitives.ts";
 import type { BackendReport, BenchCase, BenchRow, Peak, Suite } from "./types.ts";
@@ -58,6 +59,12 @@ function describe(backend: Backend): string {
     const own = names.filter((k) => backend.kernels[k] !== cpuKernels[k]).length;
     return `C library (${lib.isa()}, ${lib.threads()} threads); ${own} of ${names.length}` +
       " kernels native, the rest from the TypeScript reference";
+  }
+  const cuda = (backend as unknown as { info?: Partial<CudaDeviceInfo> }).info;
+  if (cuda?.name && cuda.computeCapability) {
+    const [major, minor] = cuda.computeCapability;
+    return `${cuda.name} (sm_${major}${minor}, ${cuda.multiprocessors} SMs` +
+      `${cuda.emulation ? ", CPU emulation" : ""}; cuBLAS ${cuda.cublas ? "loaded" : "not found"})`;
   }
   for (const key of ["description", "device", "adapterName"]) {
     if (typeof b[key] === "string") return b[key] as string;

@@ -1,0 +1,71 @@
+/**
+ * Where the time of one DMFormer inference goes, per kernel (the bench's clip and caption):
+ *
+ *   deno run -A tools/profile_model.ts [--backend native|cuda|webgpu|cpu] [--config swin-t|tiny]
+ *     [--runs 2] [--sync]
+ *
+ * Prints the wall time of each run, then the per-kernel profile of the last run. On queued
+ * backends a kernel's time is only its launch unless --sync (cuda: synchronise after every
+ * kernel, so each row holds its run time). The gap between the wall time and the kernel
+ * total is host work between launches (TypeScript, uploads, read-backs).
+ */
+import { parseArgs } from "node:util";
+import { selectBackendByName } from "../src/backend/select_name.ts";
+import { setBackend } from "../src/backend/backend.ts";
+import { DMFormer } from "../src/models/dmformer/model.ts";
+import { resolveConfig } from "../src/models/dmformer/config.ts";
+import { noGrad } from "../src/tensor/autograd.ts";
+import { formatProfile, startProfile, stopProfile } from "../src/ops/profile.ts";
+import { captions, INFER, INFER_QUICK, video } from "./bench/model.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    backend: { type: "string", default: "native" },
+    config: { type: "string", default: "swin-t" },
+    runs: { type: "string", default: "2" },
+    sync: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  console.log(
+    "usage: deno run -A tools/profile_model.ts [--backend NAME] [--config swin-t|tiny] " +
+      "[--runs N] [--sync]",
+  );
+  Deno.exit(0);
+}
+
+const backend = await selectBackendByName(values.backend!);
+await setBackend(values.backend!);
+const spec = values.config === "tiny" ? INFER_QUICK : INFER;
+const cfg = resolveConfig(values.config!);
+const net = new DMFormer(cfg);
+net.eval();
+net.requiresGrad(false);
+await net.to(backend);
+const clip = video(spec, backend);
+const caps = captions(spec, cfg.text.vocabSize);
+const syncDebug = (backend as { setSyncDebug?: (on: boolean) => void }).setSyncDebug;
+
+const runs = Math.max(1, Number(values.runs));
+for (let i = 0; i < runs; i++) {
+  const last = i === runs - 1;
+  if (last && values.sync) syncDebug?.call(backend, true);
+  if (last) startProfile();
+  await backend.sync();
+  const t0 = performance.now();
+  const out = await noGrad(() => net.forward(clip, caps, [[spec.h, spec.w]]));
+  await backend.sync();
+  const ms = performance.now() - t0;
+  const rows = last ? stopProfile() : [];
+  console.log(`run ${i + 1}: ${ms.toFixed(1)} ms${last && values.sync ? " (synchronised)" : ""}`);
+  if (last) {
+    const kernels = rows.reduce((s, r) => s + r.ms, 0);
+    console.log(formatProfile(rows, 40));
+    console.log(`host time between kernels: ${(ms - kernels).toFixed(1)} ms`);
+  }
+  for (const v of Object.values(out as Record<string, unknown>)) {
+    (v as { dispose?: () => void })?.dispose?.();
+  }
+}
