@@ -164,7 +164,8 @@ describe("criterion", () => {
     const x = await out.grounding_aux!.logits.data();
     const [, t] = out.grounding_aux!.logits.shape;
     const { masks } = subsampleTargetMasks(batch.targets, t, 8);
-    const want = x.reduce((s, v, k) => s + 1 / (1 + Math.exp(-v)) - masks[0][k], 0) / x.length;
+    const want = Array.from(x).reduce((s, v, k) => s + 1 / (1 + Math.exp(-v)) - masks[0][k], 0) /
+      x.length;
     const head = model.grounding_aux_head!;
     expect((await head.bias!.grad!.data())[0]).toBeCloseTo(want, 5);
     const norm = async (prefix: string) => {
