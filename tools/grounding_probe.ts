@@ -6,18 +6,18 @@
  *
  *   deno run -A tools/grounding_probe.ts --config configs/ref_shapes_tiny_stage2.json \
  *     --init demo/weights.safetensors --videos 3 --steps 400 [--every 100] [--batch 1] \
- *     [--lr-mult 1] [--backend native]
+ *     [--lr-mult 1] [--backend native] [--grounding-aux-weight 10]
  *
  * Nothing is written; the printed lines are the result.
  */
 import { parseArgs } from "node:util";
 import { selectBackendByName } from "../src/backend/select_name.ts";
 import { loadTrainConfig } from "../src/pipeline/train_config.ts";
-import { openDataset, parameterGroups, trainStep } from "../src/pipeline/train.ts";
-import { loadWeightsInto } from "../src/pipeline/checkpoint.ts";
+import { makeCriterion, openDataset, parameterGroups, trainStep } from "../src/pipeline/train.ts";
+import { describeReport, loadWeightsInto } from "../src/pipeline/checkpoint.ts";
 import { prepareBatch } from "../src/pipeline/batch.ts";
 import { DMFormer } from "../src/models/dmformer/model.ts";
-import { SetCriterion } from "../src/models/dmformer/criterion.ts";
+import { GROUNDING_AUX_LOSS } from "../src/models/dmformer/criterion.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
 import { sigmoid } from "../src/ops/mod.ts";
@@ -40,6 +40,10 @@ const HELP = `grounding_probe: can the model learn which object a sentence names
   --backend <name>   cpu | native | webgpu (default native)
   --only <prefixes>  train only parameters whose names start with one of these (comma-separated,
                      e.g. class_embed: a linear probe of what the decoder output already holds)
+  --grounding-aux-weight <w>
+                     weight of the auxiliary grounding loss (docs/demo.md); w > 0 adds the
+                     grounding head (initialised fresh when --init has none), 0 removes it
+                     (default: the config's groundingAuxWeight and model.groundingAuxHead)
 `;
 
 function positive(name: string, text: string): number {
@@ -60,6 +64,7 @@ if (import.meta.main) {
       "lr-mult": { type: "string", default: "1" },
       backend: { type: "string", default: "native" },
       only: { type: "string" },
+      "grounding-aux-weight": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -78,9 +83,28 @@ if (import.meta.main) {
   const backend = await selectBackendByName(a.backend!);
   const config = await loadTrainConfig(a.config);
   for (const k of ["backbone", "textEncoder", "rest"] as const) config.schedule.lr[k] *= lrMult;
+  if (a["grounding-aux-weight"] !== undefined) {
+    const w = Number(a["grounding-aux-weight"]);
+    if (!(w >= 0)) {
+      throw new Error(
+        `--grounding-aux-weight must be a number >= 0, got "${a["grounding-aux-weight"]}"`,
+      );
+    }
+    config.groundingAuxWeight = w;
+    config.model.groundingAuxHead = w > 0;
+  }
   const model = new DMFormer(config.model);
   await model.to(backend);
-  if (a.init) await loadWeightsInto(model, a.init);
+  if (a.init) {
+    // weights trained without the grounding head load into a model with one (fresh head)
+    const report = await loadWeightsInto(model, a.init, { strict: false });
+    const fresh = report.missing.filter((k) => k.startsWith("grounding_aux_head."));
+    report.missing = report.missing.filter((k) => !fresh.includes(k));
+    if (report.missing.length + report.unexpected.length + report.mismatched.length) {
+      throw new Error(`${a.init} does not fit the model config: ${describeReport(report)}`);
+    }
+    if (fresh.length) console.log(`init: ${a.init} has no grounding head; it starts fresh`);
+  }
   if (a.only) {
     const prefixes = a.only.split(",");
     let trained = 0;
@@ -110,7 +134,12 @@ if (import.meta.main) {
     perVideo.get(m.video)!.push(i);
   }
   const items = [...perVideo.values()].flat();
-  console.log(`probe: ${perVideo.size} videos, ${items.length} expressions, ${backend.name}`);
+  const auxNote = config.groundingAuxWeight > 0
+    ? `, ${GROUNDING_AUX_LOSS} weight ${config.groundingAuxWeight}`
+    : "";
+  console.log(
+    `probe: ${perVideo.size} videos, ${items.length} expressions, ${backend.name}${auxNote}`,
+  );
   const tokenizer = await BertTokenizer.load();
   const clipOf = async (index: number, variant: number) => {
     const video = base.meta(index).video;
@@ -181,14 +210,11 @@ if (import.meta.main) {
   };
 
   console.log(`step 0: ${await evaluate()}`);
-  const criterion = new SetCriterion({
-    numClasses: config.model.numClasses,
-    ...(config.lossWeights ? { weights: config.lossWeights } : {}),
-  });
+  const criterion = makeCriterion(config);
   const optimizer = new AdamW(parameterGroups(model, config), {
     weightDecay: config.schedule.weightDecay,
   });
-  let ce = 0, dice = 0, n = 0;
+  let ce = 0, dice = 0, aux = 0, n = 0;
   const t0 = performance.now();
   for (let s = 0; s < steps; s++) {
     const ks = Array.from({ length: batchSize }, (_, j) => s * batchSize + j);
@@ -199,14 +225,21 @@ if (import.meta.main) {
     const r = await trainStep(model, criterion, optimizer, batch, config.schedule.clipMaxNorm);
     ce += r.losses.loss_ce;
     dice += r.losses.loss_dice;
+    aux += r.losses[GROUNDING_AUX_LOSS] ?? 0;
     n++;
     if ((s + 1) % every === 0 || s + 1 === steps) {
       const secs = ((performance.now() - t0) / 1000).toFixed(0);
       console.log(
         `step ${s + 1} (${secs} s): loss_ce ${(ce / n).toFixed(3)}, loss_dice ` +
-          `${(dice / n).toFixed(3)} | ${await evaluate()}`,
+          `${(dice / n).toFixed(3)}` +
+          (model.grounding_aux_head ? `, ${GROUNDING_AUX_LOSS} ${(aux / n).toFixed(3)}` : "") +
+          ` | ${await evaluate()}`,
       );
-      ce = dice = n = 0;
+      ce =
+        dice =
+        aux =
+        n =
+          0;
     }
   }
 }

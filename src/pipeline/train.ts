@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { defaultGenerator, manualSeed } from "../tensor/random.ts";
 import { DMFormer } from "../models/dmformer/model.ts";
-import { SetCriterion } from "../models/dmformer/criterion.ts";
+import { DEFAULT_WEIGHTS, GROUNDING_AUX_LOSS, SetCriterion } from "../models/dmformer/criterion.ts";
 import { AdamW, type ParamGroup } from "../optim/adamw.ts";
 import { MultiStepLR } from "../optim/schedule.ts";
 import { clipGradNorm } from "../optim/clip.ts";
@@ -123,6 +123,17 @@ export function parameterGroups(model: DMFormer, config: TrainConfig): ParamGrou
     groups[g].names!.push(name);
   }
   return groups;
+}
+
+/** The criterion of a config: its loss weights (or the reference's) and the grounding weight. */
+export function makeCriterion(config: TrainConfig): SetCriterion {
+  const weights = config.lossWeights ?? DEFAULT_WEIGHTS;
+  return new SetCriterion({
+    numClasses: config.model.numClasses,
+    weights: config.groundingAuxWeight > 0
+      ? { ...weights, [GROUNDING_AUX_LOSS]: config.groundingAuxWeight }
+      : weights,
+  });
 }
 
 export interface StepResult {
@@ -249,10 +260,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Tr
         `${config.model.text.vocabSize} (set model.text.vocabSize to ${tokenizer.vocabSize})`,
     );
   }
-  const criterion = new SetCriterion({
-    numClasses: config.model.numClasses,
-    ...(config.lossWeights ? { weights: config.lossWeights } : {}),
-  });
+  const criterion = makeCriterion(config);
   const sampler = new SeededSampler(data.length, {
     seed: config.seed,
     batchSize: config.batchSize,

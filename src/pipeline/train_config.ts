@@ -21,6 +21,7 @@
  *   "checkpoint": {"everySteps": 500},
  *   "log": {"everySteps": 10},
  *   "lossWeights": {"loss_ce": 2, ...},
+ *   "groundingAuxWeight": 0,        // > 0 needs "groundingAuxHead": true in "model"
  *   "maxTextLength": 32,
  *   "runDir": "runs/demo",
  *   "inference": {"shortSide": 360, "windowFrames": 36}
@@ -31,6 +32,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import { type DMFormerConfig, resolveConfig } from "../models/dmformer/config.ts";
+import { GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
 
 export type DatasetSpec =
   | { type: "ref-shapes" | "ytvos"; root: string; split?: string; subjectLabels?: string[] }
@@ -69,6 +71,11 @@ export interface TrainConfig {
   checkpoint: { everySteps: number };
   log: { everySteps: number };
   lossWeights: Record<string, number> | null;
+  /**
+   * Weight of the auxiliary grounding loss (`loss_grounding_aux`, not in the reference; 0 =
+   * off). Needs the model's `groundingAuxHead`.
+   */
+  groundingAuxWeight: number;
   maxTextLength: number;
   runDir: string;
   /** Inference settings: frame short side (reference 360) and frames per forward pass. */
@@ -87,6 +94,7 @@ const TOP_KEYS = [
   "checkpoint",
   "log",
   "lossWeights",
+  "groundingAuxWeight",
   "maxTextLength",
   "runDir",
   "inference",
@@ -233,6 +241,24 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
   const ft = bool(freeze.textEncoder, `${where}: freeze.textEncoder`, model.freezeTextEncoder);
   model.freezeBackbone = fb;
   model.freezeTextEncoder = ft;
+  const groundingAuxWeight = num(json.groundingAuxWeight, `${where}: groundingAuxWeight`, 0, {
+    min: 0,
+  });
+  if (groundingAuxWeight > 0 && !model.groundingAuxHead) {
+    fail(
+      `${where}: groundingAuxWeight`,
+      `${groundingAuxWeight} needs the head it trains: set "groundingAuxHead": true in "model"`,
+    );
+  }
+  if (
+    typeof json.lossWeights === "object" && json.lossWeights &&
+    GROUNDING_AUX_LOSS in json.lossWeights
+  ) {
+    fail(
+      `${where}: lossWeights.${GROUNDING_AUX_LOSS}`,
+      `set the auxiliary grounding weight with "groundingAuxWeight" instead`,
+    );
+  }
   const maxSteps = s.maxSteps === undefined || s.maxSteps === null
     ? null
     : num(s.maxSteps, `${where}: schedule.maxSteps`, 0, { int: true, min: 1 });
@@ -271,6 +297,7 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
     },
     log: { everySteps: num(log.everySteps, `${where}: log.everySteps`, 10, { int: true, min: 1 }) },
     lossWeights: json.lossWeights ?? null,
+    groundingAuxWeight,
     maxTextLength: num(
       json.maxTextLength,
       `${where}: maxTextLength`,

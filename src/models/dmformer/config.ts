@@ -64,6 +64,12 @@ export interface DMFormerConfig {
   useRmhca: boolean;
   freezeBackbone: boolean;
   freezeTextEncoder: boolean;
+  /**
+   * Not in the reference (a recipe option, off by default): a Linear(hiddenDim, 1) head
+   * `grounding_aux_head` on the fused memory tokens of the stride-8 level whose per-pixel
+   * logits the criterion's `loss_grounding_aux` trains against the referred object's mask.
+   */
+  groundingAuxHead: boolean;
 }
 
 export const SWIN_T: DMFormerConfig = {
@@ -118,6 +124,7 @@ export const SWIN_T: DMFormerConfig = {
   useRmhca: false,
   freezeBackbone: true,
   freezeTextEncoder: true,
+  groundingAuxHead: false,
 };
 
 /** The dmmi_tiny fixture's configuration (hidden 64, 2 decoder layers, Swin embed 8). */

@@ -2,9 +2,9 @@ import type { Tensor } from "../../tensor/tensor.ts";
 import { tensor } from "../../ops/creation.ts";
 import { abs, add, mul, sub } from "../../ops/elementwise.ts";
 import { narrow, reshape } from "../../ops/shape_ops.ts";
-import { sum } from "../../ops/reduce.ts";
+import { mean, sum } from "../../ops/reduce.ts";
 import { gather } from "../../ops/indexing.ts";
-import { crossEntropy } from "../../ops/loss.ts";
+import { bceWithLogits, crossEntropy } from "../../ops/loss.ts";
 import { cxcywhToXyxy, pairedGiou } from "./box_ops.ts";
 import { diceLoss, sigmoidFocalLoss } from "./losses.ts";
 import {
@@ -23,6 +23,8 @@ export interface Predictions {
   aux_outputs?: Predictions[];
   /** [b, L, 2] subject logits. */
   subject?: Tensor;
+  /** The optional grounding head's logits: [b, t, h, w] on the stride-`stride` grid. */
+  grounding_aux?: { logits: Tensor; stride: number };
 }
 
 /** One clip's target, full (unpadded) resolution masks. */
@@ -46,6 +48,12 @@ export const DEFAULT_WEIGHTS: Record<string, number> = {
   loss_dice: 5,
   subject: 2,
 };
+
+/**
+ * The weight key of the auxiliary grounding loss (a recipe option, not the reference's; weight
+ * 0 unless set, e.g. by the training config's `groundingAuxWeight`).
+ */
+export const GROUNDING_AUX_LOSS = "loss_grounding_aux";
 
 export interface CriterionOptions {
   numClasses?: number;
@@ -144,6 +152,14 @@ export class SetCriterion {
     }
     if (out.subject && subjectLabels?.some((l) => l)) {
       losses.set("subject", this.subjectLoss(out.subject, subjectLabels));
+    }
+    if (out.grounding_aux) {
+      losses.set(GROUNDING_AUX_LOSS, groundingAuxLoss(out.grounding_aux, targets));
+    } else if (this.weights[GROUNDING_AUX_LOSS]) {
+      throw new Error(
+        `criterion: ${GROUNDING_AUX_LOSS} has weight ${this.weights[GROUNDING_AUX_LOSS]} but the ` +
+          `model has no grounding head (model config "groundingAuxHead": true)`,
+      );
     }
     let total: Tensor | null = null;
     for (const [k, v] of losses) {
@@ -254,6 +270,28 @@ export class SetCriterion {
     });
     return total!;
   }
+}
+
+/**
+ * The auxiliary grounding loss: binary cross-entropy with logits, averaged over every token of
+ * every frame and clip, against the referred object's masks sampled on the logits' grid (the
+ * pixel at the centre of each stride x stride cell, as the mask losses sample theirs). As in the
+ * mask losses, padding and frames where the object is absent count, with target 0.
+ */
+export function groundingAuxLoss(
+  aux: { logits: Tensor; stride: number },
+  targets: ClipTarget[],
+): Tensor {
+  const [b, t, h, w] = aux.logits.shape;
+  const sub = subsampleTargetMasks(targets, t, aux.stride);
+  if (sub.h !== h || sub.w !== w || targets.length !== b) {
+    throw new Error(
+      `criterion: grounding logits are ${b} clips of ${h}x${w} but the ${targets.length} ` +
+        `targets subsample to ${sub.h}x${sub.w} at stride ${aux.stride}`,
+    );
+  }
+  const target = tensor(concat(sub.masks), [b, t, h, w], { backend: aux.logits.backend });
+  return mean(bceWithLogits(aux.logits, target));
 }
 
 function concat(parts: ArrayLike<number>[]): Float32Array {

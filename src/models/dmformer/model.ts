@@ -63,6 +63,15 @@ export interface DMFormerOutput extends LayerOutputs {
   reference_points: Tensor;
   /** The subject chunk chosen per caption and the subject length S. */
   subjectChoice: SubjectChoice;
+  /** Only with `groundingAuxHead` (a recipe option, not the reference). */
+  grounding_aux?: GroundingAux;
+}
+
+/** Per-pixel grounding logits of the auxiliary head on the stride-8 memory level. */
+export interface GroundingAux {
+  /** [b, t, h, w] logits over the padded input's stride-`stride` grid. */
+  logits: Tensor;
+  stride: number;
 }
 
 /** Backbone wrapper so keys read backbone.0.body.* like the reference's Joiner. */
@@ -102,6 +111,8 @@ export class DMFormer extends Module {
   query_embed: Embedding;
   pixel_decoder: CrossModalFPNDecoder;
   controller: MLP;
+  /** Only with `groundingAuxHead`; declared last so the other parameters keep their order. */
+  grounding_aux_head?: Linear;
 
   constructor(readonly config: DMFormerConfig) {
     super();
@@ -152,6 +163,8 @@ export class DMFormer extends Module {
     this.query_embed = new Embedding(c.numQueries, d);
     this.pixel_decoder = new CrossModalFPNDecoder(parts.fpn);
     this.controller = makeController(d, parts.numDynamicParams);
+    // created last: the other parameters draw the same random initial values as without it
+    if (c.groundingAuxHead) this.grounding_aux_head = new Linear(d, 1);
     if (c.freezeBackbone) this.backbone[0].requiresGrad(false);
     if (c.freezeTextEncoder) this.text_encoder.requiresGrad(false);
   }
@@ -263,6 +276,9 @@ export class DMFormer extends Module {
     );
     const memory = cat([context.visual, subj.visual], 2);
     const textEmbed = cat([context.text, subj.text], 1);
+    const groundingAux = this.grounding_aux_head
+      ? this.groundingAux(memory, spatialShapes[0], b, t)
+      : undefined;
 
     // 6. decoder (§9.4) with box refinement
     const q = c.numQueries;
@@ -312,6 +328,17 @@ export class DMFormer extends Module {
       subject,
       reference_points: reshape(narrow(lastInput, 2, 0, 2), [b, t, q, 2]),
       subjectChoice: choice,
+      ...(groundingAux ? { grounding_aux: groundingAux } : {}),
+    };
+  }
+
+  /** The auxiliary head over the first (stride-8) level's tokens of the fused memory. */
+  private groundingAux(memory: Tensor, [h, w]: [number, number], b: number, t: number) {
+    const tokens = narrow(memory, 1, 0, h * w);
+    return {
+      logits: reshape(this.grounding_aux_head!.forward(tokens), [b, t, h, w]),
+      // level 0 is the Swin's second stage: patch embedding, then one 2x patch merging
+      stride: this.config.swin.patchSize * 2,
     };
   }
 
