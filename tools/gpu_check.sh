@@ -97,8 +97,9 @@ console.log("adapter:", a ? JSON.stringify({ ...a.info, vendor: a.info.vendor, a
 TS
       VK_LOADER_DEBUG=error,warn timeout 60 $DENO run -A --no-config /tmp/dmf/adapter.ts 2>&1 | tail -12
       timeout ${WEBGPU_TESTS_TIMEOUT:-150} $DENO run -A $OFFLINE tools/offline_tests/run.ts \
-        --timeout 100 --log "$OUT/webgpu_tests.log" test/webgpu_catalog.test.ts \
-        test/webgpu_matmul.test.ts 2>&1 | tail -30
+        --timeout 100 --log "$OUT/webgpu_tests.log" \
+        ${WEBGPU_TEST_FILES:-test/webgpu_catalog.test.ts test/webgpu_matmul.test.ts} 2>&1 | tail -30
+      [ "${WEBGPU_BENCH:-1}" = 1 ] || continue
       timeout ${WEBGPU_BENCH_TIMEOUT:-200} $DENO run -A $OFFLINE tools/bench.ts --backend webgpu \
         $BENCH_ARGS --json "$OUT/bench_webgpu.json" >"$OUT/bench_webgpu.log" 2>&1
       tail -45 "$OUT/bench_webgpu.log"
