@@ -76,7 +76,8 @@ __global__ void k_msda_forward(MsdaGeom g, const float* __restrict__ value,
   }
 }
 
-template <typename I>
+/** ONE: D equals the group width, so each lane owns exactly one channel (gout read once). */
+template <typename I, bool ONE>
 __global__ void __launch_bounds__(256) k_msda_backward(
     MsdaGeom g, int width, const float* __restrict__ value, const float* __restrict__ loc,
     const float* __restrict__ attn, const float* __restrict__ gout, float* gvalue,
@@ -95,6 +96,7 @@ __global__ void __launch_bounds__(256) k_msda_backward(
     const bool active = head < heads;
     const I m = head % M, b = head / MLq;
     const float* go = gout + head * D;
+    const float gd_lane = ONE && active ? __ldg(go + sub) : 0.0f;
     for (int l = 0; l < g.L; l++) {
       const int H = g.H[l], W = g.W[l];
       const I level_row = b * S + (I)g.start[l];
@@ -120,10 +122,15 @@ __global__ void __launch_bounds__(256) k_msda_backward(
             float* gr = gvalue + off;
             const float aw = a * w;
             float dot = 0.0f;
-            for (I d = (I)sub; d < D; d += (I)width) {
-              const float gd = __ldg(go + d);
-              dot += gd * __ldg(vr + d);
-              atomicAdd(gr + d, aw * gd);
+            if (ONE) {
+              dot = gd_lane * __ldg(vr + sub);
+              atomicAdd(gr + sub, aw * gd_lane);
+            } else {
+              for (I d = (I)sub; d < D; d += (I)width) {
+                const float gd = __ldg(go + d);
+                dot += gd * __ldg(vr + d);
+                atomicAdd(gr + d, aw * gd);
+              }
             }
             sample += w * dot;
             du += (cx ? 1.0f : -1.0f) * wy * dot;
@@ -215,8 +222,9 @@ DMFC_API int dmfc_msda_backward(const int64_t* dims, const int64_t* levels, uint
   while (width < g.D && width < 32) width <<= 1;
   int64_t threads = heads * width;
   dim3 grid(grid_stride_blocks(threads, 256)), block(256);
-  auto kernel = small_indices(g) && fits_u32(threads) ? k_msda_backward<uint32_t>
-                                                      : k_msda_backward<int64_t>;
+  const bool small = small_indices(g) && fits_u32(threads), one = width == g.D;
+  auto kernel = small ? (one ? k_msda_backward<uint32_t, true> : k_msda_backward<uint32_t, false>)
+                      : (one ? k_msda_backward<int64_t, true> : k_msda_backward<int64_t, false>);
   cudaError_t e = launch(kernel, grid, block, g, width, ptr<const float>(value),
                          ptr<const float>(loc), ptr<const float>(attn), ptr<const float>(gout),
                          ptr<float>(gvalue), ptr<float>(gloc), ptr<float>(gattn));
