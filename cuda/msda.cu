@@ -77,6 +77,58 @@ __global__ void k_msda_forward(MsdaGeom g, const float* __restrict__ value,
 }
 
 /** ONE: D equals the group width, so each lane owns exactly one channel (gout read once). */
+DMF_D void add_scaled(float4& acc, float w, const float4& v) {
+  acc.x += w * v.x;
+  acc.y += w * v.y;
+  acc.z += w * v.z;
+  acc.w += w * v.w;
+}
+
+/**
+ * The forward with four channels per thread and 16-byte loads (as DCNv4's flash deformable
+ * attention does), used when D is a multiple of 4 and the buffers are 16-byte aligned. Per
+ * channel it computes exactly what k_msda_forward does, in the same order.
+ */
+template <typename I>
+__global__ void k_msda_forward4(MsdaGeom g, const float* __restrict__ value,
+                                const float* __restrict__ loc, const float* __restrict__ attn,
+                                float4* __restrict__ out, I n4) {
+  const I D4 = (I)(g.D / 4), M = (I)g.M, MLq = (I)(g.M * g.Lq), S = (I)g.S;
+  const I row4 = M * D4;  // a value row in float4 units
+  for (I t = (I)blockIdx.x * blockDim.x + threadIdx.x; t < n4; t += (I)gridDim.x * blockDim.x) {
+    const I d4 = t % D4, head = t / D4;
+    const I m = head % M, b = head / MLq;
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int l = 0; l < g.L; l++) {
+      const int H = g.H[l], W = g.W[l];
+      const float4* vb =
+          reinterpret_cast<const float4*>(value) + (b * S + (I)g.start[l]) * row4 + m * D4 + d4;
+      for (int p = 0; p < g.P; p++) {
+        const I i = (head * (I)g.L + (I)l) * (I)g.P + (I)p;
+        float u, v;
+        if (!pixel(loc, i, H, W, u, v)) continue;
+        const float a = __ldg(attn + i);
+        const float fx0 = floorf(u), fy0 = floorf(v);
+        const int x0 = (int)fx0, y0 = (int)fy0;
+        const float fx = u - fx0, fy = v - fy0;
+        float4 s = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (y0 >= 0) {
+          const float4* r = vb + (I)(y0 * W) * row4;
+          if (x0 >= 0) add_scaled(s, (1.0f - fx) * (1.0f - fy), __ldg(r + (I)x0 * row4));
+          if (x0 + 1 < W) add_scaled(s, fx * (1.0f - fy), __ldg(r + (I)(x0 + 1) * row4));
+        }
+        if (y0 + 1 < H) {
+          const float4* r = vb + (I)((y0 + 1) * W) * row4;
+          if (x0 >= 0) add_scaled(s, (1.0f - fx) * fy, __ldg(r + (I)x0 * row4));
+          if (x0 + 1 < W) add_scaled(s, fx * fy, __ldg(r + (I)(x0 + 1) * row4));
+        }
+        add_scaled(acc, a, s);
+      }
+    }
+    out[t] = acc;
+  }
+}
+
 template <typename I, bool ONE>
 __global__ void __launch_bounds__(256) k_msda_backward(
     MsdaGeom g, int width, const float* __restrict__ value, const float* __restrict__ loc,
@@ -194,6 +246,19 @@ DMFC_API int dmfc_msda(const int64_t* dims, const int64_t* levels, uint64_t valu
   if (rc != DMFC_OK) return rc;
   int64_t n = g.N * g.Lq * g.M * g.D;
   if (n <= 0) return DMFC_OK;
+  const bool aligned = ((value | out) & 15) == 0;
+  if (g.D % 4 == 0 && aligned) {
+    const int64_t n4 = n / 4;
+    dim3 grid(grid_stride_blocks(n4, 256)), block(256);
+    cudaError_t e = small_indices(g)
+                        ? launch(k_msda_forward4<uint32_t>, grid, block, g, ptr<const float>(value),
+                                 ptr<const float>(loc), ptr<const float>(attn), ptr<float4>(out),
+                                 (uint32_t)n4)
+                        : launch(k_msda_forward4<int64_t>, grid, block, g, ptr<const float>(value),
+                                 ptr<const float>(loc), ptr<const float>(attn), ptr<float4>(out),
+                                 n4);
+    return finish("msda", e);
+  }
   dim3 grid(grid_stride_blocks(n, 256)), block(256);
   cudaError_t e = small_indices(g)
                       ? launch(k_msda_forward<uint32_t>, grid, block, g, ptr<const float>(value),
