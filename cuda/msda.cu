@@ -32,51 +32,8 @@ DMF_D bool pixel(const float* loc, int64_t i, int H, int W, float& u, float& v) 
   return u > -1.0f && v > -1.0f && u < (float)W && v < (float)H;
 }
 
-/**
- * I is the index type: uint32_t when every index (outputs, value elements, points) fits,
- * which avoids 64-bit division and multiplication in the index math (about a third of the
- * forward's time on an H100 with int64_t).
- */
-template <typename I>
-__global__ void k_msda_forward(MsdaGeom g, const float* __restrict__ value,
-                               const float* __restrict__ loc, const float* __restrict__ attn,
-                               float* __restrict__ out, I n) {
-  const I D = (I)g.D, M = (I)g.M, MLq = (I)(g.M * g.Lq), S = (I)g.S;
-  const I row_stride = M * D;
-  for (I t = (I)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (I)gridDim.x * blockDim.x) {
-    const I d = t % D, head = t / D;  // head = (b * Lq + q) * M + m
-    const I m = head % M, b = head / MLq;
-    float acc = 0.0f;
-    for (int l = 0; l < g.L; l++) {
-      const int H = g.H[l], W = g.W[l];
-      const float* vb = value + (b * S + (I)g.start[l]) * row_stride + m * D + d;
-      for (int p = 0; p < g.P; p++) {
-        const I i = (head * (I)g.L + (I)l) * (I)g.P + (I)p;
-        float u, v;
-        if (!pixel(loc, i, H, W, u, v)) continue;
-        const float a = __ldg(attn + i);
-        const float fx0 = floorf(u), fy0 = floorf(v);
-        const int x0 = (int)fx0, y0 = (int)fy0;
-        const float fx = u - fx0, fy = v - fy0;
-        float s = 0.0f;
-        if (y0 >= 0) {
-          const float* r = vb + (I)(y0 * W) * row_stride;
-          if (x0 >= 0) s += (1.0f - fx) * (1.0f - fy) * __ldg(r + (I)x0 * row_stride);
-          if (x0 + 1 < W) s += fx * (1.0f - fy) * __ldg(r + (I)(x0 + 1) * row_stride);
-        }
-        if (y0 + 1 < H) {
-          const float* r = vb + (I)((y0 + 1) * W) * row_stride;
-          if (x0 >= 0) s += (1.0f - fx) * fy * __ldg(r + (I)x0 * row_stride);
-          if (x0 + 1 < W) s += fx * fy * __ldg(r + (I)(x0 + 1) * row_stride);
-        }
-        acc += a * s;
-      }
-    }
-    out[t] = acc;
-  }
-}
+DMF_D void add_scaled(float& acc, float w, float v) { acc += w * v; }
 
-/** ONE: D equals the group width, so each lane owns exactly one channel (gout read once). */
 DMF_D void add_scaled(float4& acc, float w, const float4& v) {
   acc.x += w * v.x;
   acc.y += w * v.y;
@@ -84,25 +41,38 @@ DMF_D void add_scaled(float4& acc, float w, const float4& v) {
   acc.w += w * v.w;
 }
 
+template <typename V>
+DMF_D V zero_of();
+template <>
+DMF_D float zero_of<float>() {
+  return 0.0f;
+}
+template <>
+DMF_D float4 zero_of<float4>() {
+  return make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+}
+
 /**
- * The forward with four channels per thread and 16-byte loads (as DCNv4's flash deformable
- * attention does), used when D is a multiple of 4 and the buffers are 16-byte aligned. Per
- * channel it computes exactly what k_msda_forward does, in the same order.
+ * One thread per (n, q, m) and channel unit V: float, or float4 (four channels with 16-byte
+ * loads, as DCNv4's flash deformable attention does) when D is a multiple of 4 and the buffers
+ * are aligned. Per channel both compute the same sums in the same order. I is the index type:
+ * uint32_t when every index fits, which avoids 64-bit division and multiplication in the index
+ * math (about a third of the forward's time on an H100 with int64_t).
  */
-template <typename I>
-__global__ void k_msda_forward4(MsdaGeom g, const float* __restrict__ value,
-                                const float* __restrict__ loc, const float* __restrict__ attn,
-                                float4* __restrict__ out, I n4) {
-  const I D4 = (I)(g.D / 4), M = (I)g.M, MLq = (I)(g.M * g.Lq), S = (I)g.S;
-  const I row4 = M * D4;  // a value row in float4 units
-  for (I t = (I)blockIdx.x * blockDim.x + threadIdx.x; t < n4; t += (I)gridDim.x * blockDim.x) {
-    const I d4 = t % D4, head = t / D4;
+template <typename I, typename V>
+__global__ void k_msda_forward(MsdaGeom g, const V* __restrict__ value,
+                               const float* __restrict__ loc, const float* __restrict__ attn,
+                               V* __restrict__ out, I n) {
+  const I DV = (I)(g.D / (int64_t)(sizeof(V) / sizeof(float)));  // channel units per head
+  const I M = (I)g.M, MLq = (I)(g.M * g.Lq), S = (I)g.S;
+  const I row = M * DV;  // a value row in channel units
+  for (I t = (I)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (I)gridDim.x * blockDim.x) {
+    const I d = t % DV, head = t / DV;  // head = (b * Lq + q) * M + m
     const I m = head % M, b = head / MLq;
-    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    V acc = zero_of<V>();
     for (int l = 0; l < g.L; l++) {
       const int H = g.H[l], W = g.W[l];
-      const float4* vb =
-          reinterpret_cast<const float4*>(value) + (b * S + (I)g.start[l]) * row4 + m * D4 + d4;
+      const V* vb = value + (b * S + (I)g.start[l]) * row + m * DV + d;
       for (int p = 0; p < g.P; p++) {
         const I i = (head * (I)g.L + (I)l) * (I)g.P + (I)p;
         float u, v;
@@ -111,16 +81,16 @@ __global__ void k_msda_forward4(MsdaGeom g, const float* __restrict__ value,
         const float fx0 = floorf(u), fy0 = floorf(v);
         const int x0 = (int)fx0, y0 = (int)fy0;
         const float fx = u - fx0, fy = v - fy0;
-        float4 s = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        V s = zero_of<V>();
         if (y0 >= 0) {
-          const float4* r = vb + (I)(y0 * W) * row4;
-          if (x0 >= 0) add_scaled(s, (1.0f - fx) * (1.0f - fy), __ldg(r + (I)x0 * row4));
-          if (x0 + 1 < W) add_scaled(s, fx * (1.0f - fy), __ldg(r + (I)(x0 + 1) * row4));
+          const V* r = vb + (I)(y0 * W) * row;
+          if (x0 >= 0) add_scaled(s, (1.0f - fx) * (1.0f - fy), __ldg(r + (I)x0 * row));
+          if (x0 + 1 < W) add_scaled(s, fx * (1.0f - fy), __ldg(r + (I)(x0 + 1) * row));
         }
         if (y0 + 1 < H) {
-          const float4* r = vb + (I)((y0 + 1) * W) * row4;
-          if (x0 >= 0) add_scaled(s, (1.0f - fx) * fy, __ldg(r + (I)x0 * row4));
-          if (x0 + 1 < W) add_scaled(s, fx * fy, __ldg(r + (I)(x0 + 1) * row4));
+          const V* r = vb + (I)((y0 + 1) * W) * row;
+          if (x0 >= 0) add_scaled(s, (1.0f - fx) * fy, __ldg(r + (I)x0 * row));
+          if (x0 + 1 < W) add_scaled(s, fx * fy, __ldg(r + (I)(x0 + 1) * row));
         }
         add_scaled(acc, a, s);
       }
@@ -129,6 +99,7 @@ __global__ void k_msda_forward4(MsdaGeom g, const float* __restrict__ value,
   }
 }
 
+/** ONE: D equals the group width, so each lane owns exactly one channel (gout read once). */
 template <typename I, bool ONE>
 __global__ void __launch_bounds__(256) k_msda_backward(
     MsdaGeom g, int width, const float* __restrict__ value, const float* __restrict__ loc,
@@ -246,26 +217,24 @@ DMFC_API int dmfc_msda(const int64_t* dims, const int64_t* levels, uint64_t valu
   if (rc != DMFC_OK) return rc;
   int64_t n = g.N * g.Lq * g.M * g.D;
   if (n <= 0) return DMFC_OK;
-  const bool aligned = ((value | out) & 15) == 0;
-  if (g.D % 4 == 0 && aligned) {
+  const bool small = small_indices(g);
+  cudaError_t e;
+  if (g.D % 4 == 0 && ((value | out) & 15) == 0) {
     const int64_t n4 = n / 4;
     dim3 grid(grid_stride_blocks(n4, 256)), block(256);
-    cudaError_t e = small_indices(g)
-                        ? launch(k_msda_forward4<uint32_t>, grid, block, g, ptr<const float>(value),
-                                 ptr<const float>(loc), ptr<const float>(attn), ptr<float4>(out),
-                                 (uint32_t)n4)
-                        : launch(k_msda_forward4<int64_t>, grid, block, g, ptr<const float>(value),
-                                 ptr<const float>(loc), ptr<const float>(attn), ptr<float4>(out),
-                                 n4);
-    return finish("msda", e);
+    e = small ? launch(k_msda_forward<uint32_t, float4>, grid, block, g, ptr<const float4>(value),
+                       ptr<const float>(loc), ptr<const float>(attn), ptr<float4>(out),
+                       (uint32_t)n4)
+              : launch(k_msda_forward<int64_t, float4>, grid, block, g, ptr<const float4>(value),
+                       ptr<const float>(loc), ptr<const float>(attn), ptr<float4>(out), n4);
+  } else {
+    dim3 grid(grid_stride_blocks(n, 256)), block(256);
+    e = small ? launch(k_msda_forward<uint32_t, float>, grid, block, g, ptr<const float>(value),
+                       ptr<const float>(loc), ptr<const float>(attn), ptr<float>(out),
+                       (uint32_t)n)
+              : launch(k_msda_forward<int64_t, float>, grid, block, g, ptr<const float>(value),
+                       ptr<const float>(loc), ptr<const float>(attn), ptr<float>(out), n);
   }
-  dim3 grid(grid_stride_blocks(n, 256)), block(256);
-  cudaError_t e = small_indices(g)
-                      ? launch(k_msda_forward<uint32_t>, grid, block, g, ptr<const float>(value),
-                               ptr<const float>(loc), ptr<const float>(attn), ptr<float>(out),
-                               (uint32_t)n)
-                      : launch(k_msda_forward<int64_t>, grid, block, g, ptr<const float>(value),
-                               ptr<const float>(loc), ptr<const float>(attn), ptr<float>(out), n);
   return finish("msda", e);
 }
 
