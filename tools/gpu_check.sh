@@ -5,7 +5,7 @@
 #
 #   OUT=/some/dir bash tools/gpu_check.sh [stages]     (default stages: info tests parity bench)
 #
-# Inputs, prepared on the developer machine in .device/ (git-ignored; see docs/cuda.md):
+# Inputs, prepared on the developer machine in .device/ (git-ignored; see cuda/README.md):
 #   .device/deno.xz               the Deno binary, xz-compressed (the machine has none)
 #   .device/libdmf_cuda.so.xz     optional prebuilt library (else `deno task build:cuda` runs)
 #   .device/fx/*.safetensors.xz   the golden fixtures that travel this time (or $FX_DIR)
@@ -35,7 +35,6 @@ export DMF_FIXTURES=/tmp/dmf/fx
 export DENO_DIR=/tmp/dmf/deno_dir
 mkdir -p $DENO_DIR && tar -xJf .device/npm_cache.tar.xz -C $DENO_DIR
 OFFLINE="--config tools/offline_tests/deno.json"
-run() { $DENO run -A $OFFLINE "$@"; }
 
 for stage in $STAGES; do
   echo "== $stage ($(date -u +%T))"
