@@ -7,12 +7,12 @@
 Same suite and case names, shapes and timing rules as tools/bench.ts (tools/bench/*.ts),
 float32 on the CPU with torch.set_num_threads(2), or on a CUDA GPU with --device cuda (TF32 off
 in matmul and cuDNN, so that both sides compute in float32; the timer synchronises the device).
-Blocks and the whole model run the PyTorch mirror of our DMFormer (tools/torch_dmformer.py: same parameter names, same computation,
-checked by tools/check_torch_mirror.ts); MSDA uses the pure-PyTorch grid_sample formulation
-of the reference's CPU path (ms_deform_attn_core_pytorch). Writes the BenchReport JSON schema
-of tools/bench/types.ts with one backend named "torch".
+Blocks and the whole model run the PyTorch mirror of our DMFormer (tools/torch_dmformer.py:
+same parameter names, same computation, checked by tools/check_torch_mirror.ts); MSDA uses the
+pure-PyTorch grid_sample formulation of the reference's CPU path (ms_deform_attn_core_pytorch).
+Writes the BenchReport JSON schema of tools/bench/types.ts with one backend named "torch".
 Needs python3-torch (Debian: apt-get install -y python3-torch); never needed by the tests.
-Exit code 3 means torch cannot be imported.
+Exit code 3 means torch cannot be imported, 4 that --device cuda found no CUDA device.
 """
 
 import argparse
