@@ -215,14 +215,20 @@ export class DMFormer extends Module {
     const feats = this.backbone[0].body.forward(frames);
     const fullMaskHost: HostMasks = { data: video.mask, n: b * t, h: H, w: W };
     const levelMasks = feats.map((f) => resizeMasksNearest(fullMaskHost, f.shape[2], f.shape[3]));
-    const pos2d = (m: HostMasks) =>
-      positionEmbeddingSine2DHost(
-        { data: m.data, shape: [m.n, m.h, m.w], dtype: "bool" },
-        backend,
-        {
-          numPosFeats: d / 2,
-        },
-      );
+    // the encoder and the pixel decoder share three levels' masks: one code tensor per mask
+    const posCodes = new Map<HostMasks, Tensor>();
+    const pos2d = (m: HostMasks) => {
+      let code = posCodes.get(m);
+      if (!code) {
+        code = positionEmbeddingSine2DHost(
+          { data: m.data, shape: [m.n, m.h, m.w], dtype: "bool" },
+          backend,
+          { numPosFeats: d / 2 },
+        );
+        posCodes.set(m, code);
+      }
+      return code;
+    };
     const maskTensor = (m: HostMasks) =>
       tensor(m.data, [m.n, m.h, m.w], { dtype: "bool", backend });
 

@@ -78,6 +78,12 @@ class CodeTable {
   }
 }
 
+/** Whether the masks at offsets a and b agree as padding flags over n cells. */
+function samePlane(data: ArrayLike<number>, a: number, b: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (!data[a + k] !== !data[b + k]) return false;
+  return true;
+}
+
 /** (c - offset) / (last + eps) * scale, rounded like float32 tensor ops. */
 function normalise(c: number, last: number, offset: number, scale: number): number {
   const shifted = offset ? f32(c - offset) : c;
@@ -101,7 +107,12 @@ export function sine2D(mask: HostMask, opts: SineOptions = {}): Float32Array {
   const yRows = new Int32Array(plane);
   const xRows = new Int32Array(plane);
   const table = new CodeTable(dimT);
+  const block = 2 * F * plane;
   for (let b = 0; b < B; b++) {
+    if (b > 0 && samePlane(mask.data, (b - 1) * plane, b * plane, plane)) {
+      out.copyWithin(b * block, (b - 1) * block, b * block); // frames of one clip share masks
+      continue;
+    }
     for (let i = 0; i < H; i++) {
       for (let j = 0; j < W; j++) {
         const valid = mask.data[(b * H + i) * W + j] ? 0 : 1;
