@@ -24,5 +24,6 @@ test("the offline runner counts passes, failures and skips like vitest", async (
   expect(text).toContain("test/data/offline/sample.ts: 1 passed, 2 failed, 3 skipped");
   expect(text).toContain("FAIL test/data/offline/sample.ts > block > fails: toEqual");
   expect(text).toContain("expected 0.31 to be close to 0.3 (3 digits)");
+  expect(text).toContain("afterAll ran");
   expect(out.code).toBe(1);
 });

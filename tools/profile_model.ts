@@ -15,6 +15,7 @@ import { setBackend } from "../src/backend/backend.ts";
 import { DMFormer } from "../src/models/dmformer/model.ts";
 import { resolveConfig } from "../src/models/dmformer/config.ts";
 import { noGrad } from "../src/tensor/autograd.ts";
+import { tidyAsync } from "../src/tensor/memory.ts";
 import { formatProfile, startProfile, stopProfile } from "../src/ops/profile.ts";
 import { captions, INFER, INFER_QUICK, video } from "./bench/model.ts";
 
@@ -53,19 +54,19 @@ for (let i = 0; i < runs; i++) {
   const last = i === runs - 1;
   if (last && values.sync) syncDebug?.call(backend, true);
   if (last) startProfile();
-  await backend.sync();
-  const t0 = performance.now();
-  const out = await noGrad(() => net.forward(clip, caps, [[spec.h, spec.w]]));
-  await backend.sync();
-  const ms = performance.now() - t0;
+  // every tensor of the forward is freed when the timed region ends
+  const ms = await tidyAsync(async () => {
+    await backend.sync();
+    const t0 = performance.now();
+    await noGrad(() => net.forward(clip, caps, [[spec.h, spec.w]]));
+    await backend.sync();
+    return performance.now() - t0;
+  });
   const rows = last ? stopProfile() : [];
   console.log(`run ${i + 1}: ${ms.toFixed(1)} ms${last && values.sync ? " (synchronised)" : ""}`);
   if (last) {
     const kernels = rows.reduce((s, r) => s + r.ms, 0);
     console.log(formatProfile(rows, 40));
     console.log(`host time between kernels: ${(ms - kernels).toFixed(1)} ms`);
-  }
-  for (const v of Object.values(out as Record<string, unknown>)) {
-    (v as { dispose?: () => void })?.dispose?.();
   }
 }

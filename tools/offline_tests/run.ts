@@ -42,7 +42,7 @@ const timeoutMs = Number(values.timeout) * 1000;
 const logLines: string[] = [];
 
 function withTimeout(p: Promise<unknown>, what: string): Promise<unknown> {
-  let timer = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise((_, reject) => {
     timer = setTimeout(
       () => reject(new Error(`timed out after ${timeoutMs / 1000} s: ${what}`)),
@@ -73,7 +73,7 @@ async function runBlock(
     try {
       for (const fn of block.beforeAll) {
         await withTimeout(
-          Promise.resolve(fn()),
+          Promise.resolve(fn(testContext)),
           `beforeAll of ${path.join(" > ")}`,
         );
       }
@@ -111,12 +111,23 @@ async function runBlock(
       logLines.push(text);
     }
   }
+  for (const fn of block.afterAll) {
+    try {
+      await withTimeout(Promise.resolve(fn(testContext)), `afterAll of ${path.join(" > ")}`);
+    } catch (e) {
+      t.failed++;
+      const text = `FAIL afterAll of ${path.join(" > ")}\n  ${message(e)}`;
+      console.log(text);
+      logLines.push(text);
+    }
+  }
 }
 
 const all: Totals = { passed: 0, failed: 0, skipped: 0 };
 for (const file of positionals) {
   root.children.length = 0;
   root.beforeAll.length = 0;
+  root.afterAll.length = 0;
   const t: Totals = { passed: 0, failed: 0, skipped: 0 };
   const started = performance.now();
   try {

@@ -24,6 +24,7 @@ export interface Block {
   name: string;
   skip: boolean;
   beforeAll: TestFn[];
+  afterAll: TestFn[];
   children: (Block | TestEntry)[];
 }
 
@@ -37,6 +38,7 @@ export const root: Block = {
   name: "",
   skip: false,
   beforeAll: [],
+  afterAll: [],
   children: [],
 };
 let current = root;
@@ -46,6 +48,7 @@ function addBlock(name: string, fn: () => void, skip: boolean): void {
     name,
     skip: skip || current.skip,
     beforeAll: [],
+    afterAll: [],
     children: [],
   };
   current.children.push(block);
@@ -99,6 +102,10 @@ export const it = test;
 
 export function beforeAll(fn: TestFn): void {
   current.beforeAll.push(fn);
+}
+
+export function afterAll(fn: TestFn): void {
+  current.afterAll.push(fn);
 }
 
 function show(v: unknown): string {

@@ -1,10 +1,13 @@
 // Input of test/offline_tests.test.ts: known outcomes for tools/offline_tests/run.ts.
-import { beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
 let ready = false;
 describe("block", () => {
   beforeAll(() => {
     ready = true;
+  });
+  afterAll(() => {
+    if (ready) console.log("afterAll ran");
   });
   test("passes: matchers hold", async () => {
     expect(ready).toBe(true);
