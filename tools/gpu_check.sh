@@ -5,7 +5,7 @@
 #
 #   OUT=/some/dir bash tools/gpu_check.sh [stages]     (default stages: info tests parity bench)
 #
-# Inputs, prepared on the developer machine in .device/ (git-ignored; see cuda/README.md):
+# Inputs, prepared on the developer machine in .device/ by tools/gpu_prepare.sh (git-ignored):
 #   .device/deno.xz               the Deno binary, xz-compressed (the machine has none)
 #   .device/libdmf_cuda.so.xz     optional prebuilt library (else `deno task build:cuda` runs)
 #   .device/fx/*.safetensors.xz   the golden fixtures that travel this time (or $FX_DIR)
