@@ -8,7 +8,7 @@
 # Inputs, prepared on the developer machine in .device/ by tools/gpu_prepare.sh (git-ignored):
 #   .device/deno.xz               the Deno binary, xz-compressed (the machine has none)
 #   .device/libdmf_cuda.so.xz     optional prebuilt library (else `deno task build:cuda` runs)
-#   .device/fx/*.safetensors.xz   the golden fixtures that travel this time (or $FX_DIR)
+#   .device/fx1/*.safetensors.xz  the golden fixtures that travel this time ($FX_DIR: fx2, ...)
 #   .device/npm_cache.tar.xz      Deno's npm cache for the packages the engine loads eagerly (fflate)
 #   .gl/*.deb                     for the webgpu stage: the Vulkan loader and GL/EGL dispatch
 #                                 libraries (apt-get download libvulkan1 libegl1 libglvnd0 ...)
@@ -28,7 +28,7 @@ if [ ! -x $DENO ]; then unxz_to .device/deno.xz $DENO && chmod +x $DENO; fi
 if [ -f .device/libdmf_cuda.so.xz ]; then
   unxz_to .device/libdmf_cuda.so.xz /tmp/dmf/libdmf_cuda.so && export DMF_CUDA_LIB=/tmp/dmf/libdmf_cuda.so
 fi
-for f in ${FX_DIR:-.device/fx}/*.safetensors.xz; do
+for f in ${FX_DIR:-.device/fx1}/*.safetensors.xz; do
   [ -f "$f" ] && unxz_to "$f" "/tmp/dmf/fx/$(basename "${f%.xz}")"
 done
 export DMF_FIXTURES=/tmp/dmf/fx
