@@ -102,6 +102,19 @@ describe("sine position codes", () => {
   });
 });
 
+test("2-D code of several frames: each frame's block equals its code alone (shared masks reused)", () => {
+  const [H, W, F] = [4, 6, 8];
+  const plane = H * W;
+  const padded = (b: number, p: number) => (b === 2 ? p % W >= 4 : Math.floor(p / W) === 3);
+  const masks = [0, 1, 2, 3].map((b) => Array.from({ length: plane }, (_, p) => +padded(b, p)));
+  const all = sine2D({ data: masks.flat(), shape: [4, H, W], dtype: "bool" }, { numPosFeats: F });
+  masks.forEach((m, b) => {
+    const alone = sine2D({ data: m, shape: [1, H, W], dtype: "bool" }, { numPosFeats: F });
+    expect(Array.from(all.subarray(b * 2 * F * plane, (b + 1) * 2 * F * plane)))
+      .toEqual(Array.from(alone));
+  });
+});
+
 describe("valid ratios and reference points", () => {
   // one image 4 x 6 whose last row and last two columns are padding
   const padded = Array.from({ length: 24 }, (_, p) => Math.floor(p / 6) === 3 || p % 6 >= 4);
