@@ -4,7 +4,7 @@
  */
 import type { Attrs, Kernel, KernelInput } from "../backend.ts";
 import type { NativeSymbols } from "./ffi.ts";
-import { countCall, isF32, meta } from "./util.ts";
+import { f32Buf, f32Override, meta } from "./util.ts";
 
 /** N, S, M, D, Lq, L, P, the level heights, the level widths. */
 function msdaMeta(value: KernelInput, loc: KernelInput, attrs: Attrs): BigInt64Array {
@@ -18,39 +18,29 @@ export function msdaKernels(
   s: NativeSymbols,
   cpu: Readonly<Record<string, Kernel>>,
 ): Record<string, Kernel> {
-  const k: Record<string, Kernel> = {};
-
-  k.msda = (ins, outs, attrs) => {
-    const [value, loc, attn] = ins;
-    if (![...ins, ...outs].every(isF32)) return cpu.msda(ins, outs, attrs);
-    const ran = s.dmf_msda(
-      value.buf as Float32Array,
-      loc.buf as Float32Array,
-      attn.buf as Float32Array,
-      outs[0].buf as Float32Array,
-      msdaMeta(value, loc, attrs),
-    );
-    if (!ran) return cpu.msda(ins, outs, attrs);
-    countCall("msda");
+  return {
+    msda: f32Override("msda", cpu, ([value, loc, attn], [out], attrs) =>
+      s.dmf_msda(
+        f32Buf(value),
+        f32Buf(loc),
+        f32Buf(attn),
+        f32Buf(out),
+        msdaMeta(value, loc, attrs),
+      )),
+    msda_backward: f32Override(
+      "msda_backward",
+      cpu,
+      ([value, loc, attn, gOut], [gValue, gLoc, gAttn], attrs) =>
+        s.dmf_msda_backward(
+          f32Buf(value),
+          f32Buf(loc),
+          f32Buf(attn),
+          f32Buf(gOut),
+          f32Buf(gValue),
+          f32Buf(gLoc),
+          f32Buf(gAttn),
+          msdaMeta(value, loc, attrs),
+        ),
+    ),
   };
-
-  k.msda_backward = (ins, outs, attrs) => {
-    const [value, loc, attn, gOut] = ins;
-    const [gValue, gLoc, gAttn] = outs;
-    if (![...ins, ...outs].every(isF32)) return cpu.msda_backward(ins, outs, attrs);
-    const ran = s.dmf_msda_backward(
-      value.buf as Float32Array,
-      loc.buf as Float32Array,
-      attn.buf as Float32Array,
-      gOut.buf as Float32Array,
-      gValue.buf as Float32Array,
-      gLoc.buf as Float32Array,
-      gAttn.buf as Float32Array,
-      msdaMeta(value, loc, attrs),
-    );
-    if (!ran) return cpu.msda_backward(ins, outs, attrs);
-    countCall("msda_backward");
-  };
-
-  return k;
 }
