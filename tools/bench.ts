@@ -9,6 +9,7 @@
  * ours/torch time ratios.
  */
 import { blocks } from "./bench/blocks.ts";
+import { writeAtomic, writeMarkdown } from "./bench/files.ts";
 import { kernels } from "./bench/kernels.ts";
 import { model } from "./bench/model.ts";
 import { primitives } from "./bench/primitives.ts";
@@ -159,26 +160,6 @@ async function machineInfo(): Promise<MachineInfo> {
 const quote = (
   s: string,
 ) => (/^[\w./,=:@+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
-/** Writes Markdown atomically, formatted by `deno fmt` so the checked-in page stays fmt-clean. */
-async function writeMarkdown(path: string, text: string): Promise<void> {
-  const tmp = `${path.replace(/\.md$/, "")}.tmp-${Deno.pid}.md`;
-  await Deno.writeTextFile(tmp, text);
-  try {
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", tmp] })
-      .output();
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
 
 /** Runs tools/bench_torch.py with the same selection; an error object when it cannot. */
 async function runTorch(a: Args): Promise<BenchReport | { error: string }> {

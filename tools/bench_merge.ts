@@ -8,6 +8,7 @@
  * (a backend measured twice keeps its first run) and compared with that PyTorch run.
  */
 import { parseArgs } from "node:util";
+import { writeMarkdown } from "./bench/files.ts";
 import { compare, markdown } from "./bench/report.ts";
 import type { BenchReport } from "./bench/types.ts";
 
@@ -42,8 +43,5 @@ if (torch && "backends" in torch) {
   merged.torch = torch;
   merged.comparisons = compare(merged.backends, torch);
 }
-const tmp = `${values.markdown.replace(/\.md$/, "")}.tmp-${Deno.pid}.md`;
-await Deno.writeTextFile(tmp, markdown(merged));
-await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", tmp] }).output();
-await Deno.rename(tmp, values.markdown);
+await writeMarkdown(values.markdown, markdown(merged));
 console.log(`wrote ${values.markdown} (${merged.backends.map((b) => b.backend).join(", ")})`);
