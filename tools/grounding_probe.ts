@@ -96,14 +96,16 @@ if (import.meta.main) {
   const model = new DMFormer(config.model);
   await model.to(backend);
   if (a.init) {
-    // weights trained without the grounding head load into a model with one (fresh head)
+    // weights trained without the optional heads load into a model with them (fresh heads)
     const report = await loadWeightsInto(model, a.init, { strict: false });
-    const fresh = report.missing.filter((k) => k.startsWith("grounding_aux_head."));
+    const fresh = report.missing.filter((k) =>
+      k.startsWith("grounding_aux_head.") || k.startsWith("class_align.")
+    );
     report.missing = report.missing.filter((k) => !fresh.includes(k));
     if (report.missing.length + report.unexpected.length + report.mismatched.length) {
       throw new Error(`${a.init} does not fit the model config: ${describeReport(report)}`);
     }
-    if (fresh.length) console.log(`init: ${a.init} has no grounding head; it starts fresh`);
+    if (fresh.length) console.log(`init: ${a.init} lacks ${fresh.join(", ")}; they start fresh`);
   }
   if (a.only) {
     const prefixes = a.only.split(",");

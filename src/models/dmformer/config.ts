@@ -70,6 +70,12 @@ export interface DMFormerConfig {
    * logits the criterion's `loss_grounding_aux` trains against the referred object's mask.
    */
   groundingAuxHead: boolean;
+  /**
+   * Not in the reference (a recipe option, off by default): `class_align`, a term added to
+   * every decoder layer's class logits that scores the fused memory pooled under each query's
+   * mask against the sentence (class_align.ts).
+   */
+  classAlignment: boolean;
 }
 
 export const SWIN_T: DMFormerConfig = {
@@ -125,6 +131,7 @@ export const SWIN_T: DMFormerConfig = {
   freezeBackbone: true,
   freezeTextEncoder: true,
   groundingAuxHead: false,
+  classAlignment: false,
 };
 
 /** The dmmi_tiny fixture's configuration (hidden 64, 2 decoder layers, Swin embed 8). */

@@ -30,6 +30,8 @@ import {
   type SubjectChoice,
 } from "./subject.ts";
 import { modelParts } from "./model_parts.ts";
+import { MaskPooledAlignment } from "./class_align.ts";
+import { add } from "../../ops/elementwise.ts";
 
 /** A batch of clips: frames [b, t, 3, H, W] (normalised, zero-padded) and the padding mask. */
 export interface VideoBatch {
@@ -113,6 +115,8 @@ export class DMFormer extends Module {
   controller: MLP;
   /** Only with `groundingAuxHead`; declared last so the other parameters keep their order. */
   grounding_aux_head?: Linear;
+  /** Only with `classAlignment` (a recipe option, not the reference); declared last too. */
+  class_align?: MaskPooledAlignment;
 
   constructor(readonly config: DMFormerConfig) {
     super();
@@ -165,6 +169,7 @@ export class DMFormer extends Module {
     this.controller = makeController(d, parts.numDynamicParams);
     // created last: the other parameters draw the same random initial values as without it
     if (c.groundingAuxHead) this.grounding_aux_head = new Linear(d, 1);
+    if (c.classAlignment) this.class_align = new MaskPooledAlignment(d);
     if (c.freezeBackbone) this.backbone[0].requiresGrad(false);
     if (c.freezeTextEncoder) this.text_encoder.requiresGrad(false);
   }
@@ -314,18 +319,26 @@ export class DMFormer extends Module {
     const mf = reshape(maskFeatures, [b, t, ...maskFeatures.shape.slice(1)]);
 
     // 8. heads and dynamic masks per decoder layer (§9.5, §11)
-    const perLayer: LayerOutputs[] = dec.hs.map((hs, k) => ({
-      pred_logits: reshape(this.class_embed[k].forward(hs), [b, t, q, -1]),
-      pred_boxes: reshape(dec.boxes[k], [b, t, q, 4]),
-      pred_masks: predictMasks(
+    const level0 = narrow(memory, 1, 0, spatialShapes[0][0] * spatialShapes[0][1]);
+    const perLayer: LayerOutputs[] = dec.hs.map((hs, k) => {
+      const pred_masks = predictMasks(
         this.controller,
         hs,
         narrow(dec.refs[k], 2, 0, 2),
         mf,
         imageSizes,
         modelParts(c).maskHead,
-      ),
-    }));
+      );
+      let logits = this.class_embed[k].forward(hs);
+      if (this.class_align) {
+        logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, spatialShapes[0]));
+      }
+      return {
+        pred_logits: reshape(logits, [b, t, q, -1]),
+        pred_boxes: reshape(dec.boxes[k], [b, t, q, 4]),
+        pred_masks,
+      };
+    });
     const last = perLayer[perLayer.length - 1];
     const lastInput = dec.inputRefs[dec.inputRefs.length - 1];
     return {
