@@ -25,6 +25,7 @@ import { SHAPE_COLOURS, SHAPE_KINDS } from "../src/data/ref_shapes_render.ts";
 import { Rng } from "../src/data/rng.ts";
 import type { VideoClipDataset } from "../src/data/video_clips.ts";
 import { ridgeAccuracy } from "./feature_probe_ridge.ts";
+import { queryMaskIoU } from "./probe_iou.ts";
 
 const HELP =
   `feature_probe: is the referred object's colour and kind linearly readable from the features?
@@ -156,21 +157,12 @@ if (import.meta.main) {
       const [, d, h, w] = got.srcShape;
       const cell = Math.min(h - 1, Math.floor(sy / n / 8)) * w +
         Math.min(w - 1, Math.floor(sx / n / 8));
-      const [, , q, mh, mw] = got.maskShape;
+      const maskShape = got.maskShape.slice(1);
       const stride = config.model.maskOutStride;
-      const iou = (k: number) => {
-        let inter = 0, union = 0;
-        for (let y = 0; y < mh; y++) {
-          for (let x = 0; x < mw; x++) {
-            const p = got.masks[(k * mh + y) * mw + x] > 0 ? 1 : 0;
-            const gy = Math.floor((y + 0.5) * stride), gx = Math.floor((x + 0.5) * stride);
-            const g = gy < H && gx < W ? target.masks[gy * W + gx] : 0;
-            inter += p & g, union += p | g;
-          }
-        }
-        return union ? inter / union : 0;
-      };
-      const ious = Array.from({ length: q }, (_, k) => iou(k));
+      const ious = Array.from(
+        { length: maskShape[1] },
+        (_, k) => queryMaskIoU(got.masks, maskShape, k, target, stride, 1),
+      );
       const best = ious.indexOf(Math.max(...ious));
       const words = clip.caption.split(" ");
       rows.push({

@@ -27,6 +27,7 @@ import { manualSeed } from "../src/tensor/random.ts";
 import { augmentClip, scaleAugment, YTVOS_TRAIN_AUGMENT } from "../src/data/transforms.ts";
 import { Rng } from "../src/data/rng.ts";
 import type { VideoClipDataset } from "../src/data/video_clips.ts";
+import { queryMaskIoU } from "./probe_iou.ts";
 
 const HELP = `grounding_probe: can the model learn which object a sentence names, on a few clips?
 
@@ -174,7 +175,7 @@ if (import.meta.main) {
           out.pred_masks.shape,
         ] as const;
       });
-      const [, t, q, h, w] = shape;
+      const [, t, q] = shape;
       const score = (k: number) => {
         let s = 0;
         for (let f = 0; f < t; f++) s += probs[f * q + k];
@@ -183,25 +184,10 @@ if (import.meta.main) {
       let picked = 0;
       for (let k = 1; k < q; k++) if (score(k) > score(picked)) picked = k;
       const target = batch.targets[0];
-      const [H, W] = target.size;
-      // masks cover the padded input (padding at the bottom and right) at maskOutStride
-      const stride = config.model.maskOutStride;
-      const iouOf = (k: number) => {
-        let inter = 0, union = 0;
-        for (let f = 0; f < t; f++) {
-          for (let y = 0; y < h; y++) {
-            for (let x = 0; x < w; x++) {
-              const p = masks[((f * q + k) * h + y) * w + x] > 0 ? 1 : 0;
-              const gy = Math.floor((y + 0.5) * stride), gx = Math.floor((x + 0.5) * stride);
-              const g = gy < H && gx < W ? target.masks[(f * H + gy) * W + gx] : 0;
-              inter += p & g;
-              union += p | g;
-            }
-          }
-        }
-        return union ? inter / union : 1;
-      };
-      const ious = Array.from({ length: q }, (_, k) => iouOf(k));
+      const ious = Array.from(
+        { length: q },
+        (_, k) => queryMaskIoU(masks, shape.slice(1), k, target, config.model.maskOutStride),
+      );
       iouSum += ious[picked];
       if (ious[picked] > 0.5) hits++;
       if (Math.max(...ious) > 0.5) covered++;

@@ -18,7 +18,7 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { crossEntropy } from "../src/ops/loss.ts";
 import { add } from "../src/ops/elementwise.ts";
 import { argmax } from "../src/ops/reduce.ts";
-import { permute, reshape } from "../src/ops/shape_ops.ts";
+import { narrow, permute, reshape } from "../src/ops/shape_ops.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { tidyAsync } from "../src/tensor/memory.ts";
 import { manualSeed } from "../src/tensor/random.ts";
@@ -163,10 +163,12 @@ export async function main(args: string[]): Promise<number> {
       const scored: Promise<void>[] = [];
       const score = (logits: Tensor, labels: Tensor, s: number, slot: 0 | 1) =>
         scored.push((async () => {
-          const [guess, truth] = await Promise.all([argmax(logits, 1).data(), labels.data()]);
+          // which colour or kind, given that the cell is on a shape: background is not a choice
+          const shapeLogits = narrow(logits, 1, 1, logits.shape[1] - 1);
+          const [guess, truth] = await Promise.all([argmax(shapeLogits, 1).data(), labels.data()]);
           for (let i = 0; i < truth.length; i++) {
             if (truth[i] === 0) continue;
-            if (guess[i] === truth[i]) hits[s][slot]++;
+            if (guess[i] + 1 === truth[i]) hits[s][slot]++;
             if (slot === 0) hits[s][2]++;
           }
         })());
