@@ -319,7 +319,6 @@ export class DMFormer extends Module {
     const mf = reshape(maskFeatures, [b, t, ...maskFeatures.shape.slice(1)]);
 
     // 8. heads and dynamic masks per decoder layer (§9.5, §11)
-    const level0 = narrow(memory, 1, 0, spatialShapes[0][0] * spatialShapes[0][1]);
     const perLayer: LayerOutputs[] = dec.hs.map((hs, k) => {
       const pred_masks = predictMasks(
         this.controller,
@@ -331,7 +330,9 @@ export class DMFormer extends Module {
       );
       let logits = this.class_embed[k].forward(hs);
       if (this.class_align) {
-        logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, spatialShapes[0]));
+        const [h0, w0] = spatialShapes[0];
+        const level0 = narrow(memory, 1, 0, h0 * w0);
+        logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, [h0, w0]));
       }
       return {
         pred_logits: reshape(logits, [b, t, q, -1]),
