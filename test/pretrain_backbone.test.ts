@@ -61,7 +61,11 @@ describe("pretrain_shapes_backbone", () => {
     expect(report.mismatched).toEqual([]);
   });
 
-  test("refuses a run without --out", async () => {
-    await expect(main(["--config", "configs/ref_shapes_tiny.json"])).rejects.toThrow(/--out/);
+  test("refuses a run without --out, and bad numbers", async () => {
+    const config = ["--config", "configs/ref_shapes_tiny.json"];
+    await expect(main(config)).rejects.toThrow(/--out/);
+    const out = ["--out", "/nonexistent/x.safetensors"];
+    await expect(main([...config, ...out, "--steps", "0"])).rejects.toThrow(/--steps/);
+    await expect(main([...config, ...out, "--seed", "x"])).rejects.toThrow(/--seed/);
   });
 });

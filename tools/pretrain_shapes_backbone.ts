@@ -120,6 +120,7 @@ export async function main(args: string[]): Promise<number> {
   for (const [name, v] of [["steps", steps], ["clips", clips], ["lr", lr]] as const) {
     if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
   }
+  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${a.seed}"`);
   manualSeed(seed);
   const backend: Backend = await selectBackendByName(a.backend!);
   const config = await loadTrainConfig(a.config);
