@@ -28,7 +28,7 @@ import { SHAPE_COLOURS, SHAPE_KINDS } from "../src/data/ref_shapes_render.ts";
 import { resizeBilinear, resizeMaskNearest } from "../src/data/resize.ts";
 import { normalizeFrames } from "../src/data/transforms.ts";
 import { hashKey, Rng } from "../src/data/rng.ts";
-import { saveSafetensors } from "../src/io/safetensors.ts";
+import { saveModelWeights } from "../src/pipeline/checkpoint.ts";
 import type { Backend } from "../src/backend/backend.ts";
 
 const HELP = `pretrain_shapes_backbone: per-cell colour and kind classification on generated shapes
@@ -91,6 +91,27 @@ export function attributeSample(
   return { frames: normalizeFrames(frames), labels };
 }
 
+/** Clips after one another: frames and each stage's labels concatenated in clip order. */
+export function joinSamples(samples: AttributeSample[]): AttributeSample {
+  const join = <T extends Float32Array | Int32Array>(parts: T[], out: T) => {
+    parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
+    return out;
+  };
+  const size = (parts: ArrayLike<number>[]) => parts.reduce((n, p) => n + p.length, 0);
+  const frames = samples.map((x) => x.frames);
+  return {
+    frames: join(frames, new Float32Array(size(frames))),
+    labels: samples[0].labels.map((_, s) => {
+      const colour = samples.map((x) => x.labels[s].colour);
+      const kind = samples.map((x) => x.labels[s].kind);
+      return {
+        colour: join(colour, new Int32Array(size(colour))),
+        kind: join(kind, new Int32Array(size(kind))),
+      };
+    }),
+  };
+}
+
 /** [n, c, h, w] -> [n h w, c] */
 function cells(x: Tensor): Tensor {
   return reshape(permute(x, [0, 2, 3, 1]), [-1, x.shape[1]]);
@@ -150,23 +171,20 @@ export async function main(args: string[]): Promise<number> {
   let hits = channels.map(() => [0, 0, 0]);
   for (let step = 0; step < steps; step++) {
     const [h, w] = drawSize(rng.fork("size", step));
-    const samples = Array.from(
+    const batch = joinSamples(Array.from(
       { length: clips },
       (_, k) => attributeSample(hashKey(seed, "pretrain", step, k), h, w, strides),
-    );
-    const frames = new Float32Array(samples.reduce((s, x) => s + x.frames.length, 0));
-    samples.reduce((o, x) => (frames.set(x.frames, o), o + x.frames.length), 0);
+    ));
     const stats = await tidyAsync(async () => {
-      const input = tensor(frames, [clips * 2, 3, h, w], { backend });
+      const input = tensor(batch.frames, [clips * 2, 3, h, w], { backend });
       const feats = body.forward(input);
       let loss: Tensor | null = null;
       const parts: Tensor[] = [];
       const scored: Promise<void>[] = [];
-      const score = (logits: Tensor, labels: Tensor, s: number, slot: 0 | 1) =>
+      const score = (logits: Tensor, truth: Int32Array, s: number, slot: 0 | 1) =>
         scored.push((async () => {
           // which colour or kind, given that the cell is on a shape: background is not a choice
-          const shapeLogits = narrow(logits, 1, 1, logits.shape[1] - 1);
-          const [guess, truth] = await Promise.all([argmax(shapeLogits, 1).data(), labels.data()]);
+          const guess = await argmax(narrow(logits, 1, 1, logits.shape[1] - 1), 1).data();
           for (let i = 0; i < truth.length; i++) {
             if (truth[i] === 0) continue;
             if (guess[i] + 1 === truth[i]) hits[s][slot]++;
@@ -175,24 +193,17 @@ export async function main(args: string[]): Promise<number> {
         })());
       feats.forEach((f, s) => {
         const x = cells(f);
-        const label = (key: "colour" | "kind") => {
-          const all = new Int32Array(samples.reduce((n, sm) => n + sm.labels[s][key].length, 0));
-          samples.reduce(
-            (o, sm) => (all.set(sm.labels[s][key], o), o + sm.labels[s][key].length),
-            0,
-          );
-          if (all.length !== x.shape[0]) {
-            throw new Error(`stage ${s}: ${x.shape[0]} cells but ${all.length} labels`);
-          }
-          return tensor(all, [all.length], { dtype: "i32", backend });
-        };
+        const { colour, kind } = batch.labels[s];
+        if (colour.length !== x.shape[0]) {
+          throw new Error(`stage ${s}: ${x.shape[0]} cells but ${colour.length} labels`);
+        }
+        const labelTensor = (l: Int32Array) => tensor(l, [l.length], { dtype: "i32", backend });
         const [colourLogits, kindLogits] = [colourHeads[s].forward(x), kindHeads[s].forward(x)];
-        const [colourLabels, kindLabels] = [label("colour"), label("kind")];
-        const lc = crossEntropy(colourLogits, colourLabels);
-        const lk = crossEntropy(kindLogits, kindLabels);
+        const lc = crossEntropy(colourLogits, labelTensor(colour));
+        const lk = crossEntropy(kindLogits, labelTensor(kind));
         if (step % 10 === 0) {
-          score(colourLogits, colourLabels, s, 0);
-          score(kindLogits, kindLabels, s, 1);
+          score(colourLogits, colour, s, 0);
+          score(kindLogits, kind, s, 1);
         }
         parts.push(lc, lk);
         loss = loss ? add(add(loss, lc), lk) : add(lc, lk);
@@ -217,13 +228,14 @@ export async function main(args: string[]): Promise<number> {
       hits = channels.map(() => [0, 0, 0]);
     }
   }
-  const raw = new Map();
-  for (const [k, t] of body.stateDict()) {
-    raw.set(`backbone.0.body.${k}`, { dtype: t.dtype, shape: [...t.shape], data: await t.data() });
-  }
-  await saveSafetensors(a.out, raw, { pretrained: "ref-shapes colour/kind per cell" });
-  console.log(`wrote ${a.out} (${raw.size} tensors)`);
-  return raw.size;
+  const count = await saveModelWeights(
+    model,
+    a.out,
+    { pretrained: "ref-shapes colour/kind per cell" },
+    (key) => key.startsWith("backbone."),
+  );
+  console.log(`wrote ${a.out} (${count} tensors)`);
+  return count;
 }
 
 if (import.meta.main) {

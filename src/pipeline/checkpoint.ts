@@ -43,13 +43,19 @@ async function toRaw(tensors: Map<string, Tensor>): Promise<Map<string, RawTenso
   return out;
 }
 
-/** Saves a model's state dict to a safetensors file (atomic). */
+/**
+ * Saves a model's state dict, or the entries whose keys `keep` accepts, to a safetensors file
+ * (atomic). Returns the number of tensors written.
+ */
 export async function saveModelWeights(
   model: Module,
   path: string,
   metadata?: Record<string, string>,
-): Promise<void> {
-  await saveSafetensors(path, await toRaw(model.stateDict()), metadata);
+  keep: (key: string) => boolean = () => true,
+): Promise<number> {
+  const kept = new Map([...model.stateDict()].filter(([key]) => keep(key)));
+  await saveSafetensors(path, await toRaw(kept), metadata);
+  return kept.size;
 }
 
 /** Writes one checkpoint; returns its directory. */
