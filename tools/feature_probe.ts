@@ -104,107 +104,115 @@ if (import.meta.main) {
       `the probe reads Ref-Shapes object metadata; the config's dataset is ${spec.type}`,
     );
   }
-  for (const split of ["train", "valid"]) {
-    const root = spec.root;
-    const meta = JSON.parse(await Deno.readTextFile(`${root}/${split}/meta.json`)).videos;
-    const data = await openDataset({ ...spec, split }, 2, 1);
-    const base = data as VideoClipDataset;
-    const seen = new Set<string>();
-    for (let i = 0; i < base.length; i++) {
-      const m = base.meta(i);
-      if (m.start !== 0 || (!seen.has(m.video) && seen.size >= maxVideos)) continue;
-      seen.add(m.video);
-      const clip = evalTransform(await base.get(i, new Rng(1, "feature-probe", m.video)), 96);
-      const batch = await prepareBatch([clip], tokenizer, backend, { maxLength: 32 });
-      // read the projected level 0 and the decoder's input memory and last output on the way
-      const seenAt: Record<string, Tensor> = {};
-      const project = inner.project, decode = inner.transformer.forward;
-      inner.project = (l: number, x: Tensor) => {
-        const y = project.call(inner, l, x);
-        if (l === 0 && !seenAt.src) seenAt.src = y;
-        return y;
-      };
-      inner.transformer.forward = (...args: unknown[]) => {
-        seenAt.tgt = args[0] as Tensor;
-        seenAt.memory = args[2] as Tensor;
-        const r = decode.apply(inner.transformer, args);
-        seenAt.hs = r.hs[r.hs.length - 1];
-        return r;
-      };
-      const got = await tidyAsync(async () => {
-        const out = await noGrad(() => model.forward(batch.video, batch.captions, batch.sizes));
-        return {
-          src: await seenAt.src.data(),
-          srcShape: seenAt.src.shape,
-          memory: await seenAt.memory.data(),
-          hs: await seenAt.hs.data(),
-          tgt: await seenAt.tgt.data(),
-          masks: await out.pred_masks.data(),
-          maskShape: out.pred_masks.shape,
-        };
-      }).finally(() => {
-        inner.project = project;
-        inner.transformer.forward = decode;
-      });
-      const target = batch.targets[0];
-      const [H, W] = target.size;
-      const colour = nearestColour(clip.frames, clip.height * clip.width, target.masks);
-      if (!colour) continue;
-      let sy = 0, sx = 0, n = 0;
-      for (let y = 0; y < H; y++) {
-        for (let x = 0; x < W; x++) if (target.masks[y * W + x]) sy += y, sx += x, n++;
+  // read the projected level 0 and the decoder's text query, input memory and last output on
+  // the way through forward
+  let seenAt: Record<string, Tensor> = {};
+  const project = inner.project, decode = inner.transformer.forward;
+  inner.project = (l: number, x: Tensor) => {
+    const y = project.call(inner, l, x);
+    if (l === 0 && !seenAt.src) seenAt.src = y;
+    return y;
+  };
+  inner.transformer.forward = (...args: unknown[]) => {
+    seenAt.tgt = args[0] as Tensor;
+    seenAt.memory = args[2] as Tensor;
+    const r = decode.apply(inner.transformer, args);
+    seenAt.hs = r.hs[r.hs.length - 1];
+    return r;
+  };
+  try {
+    for (const split of ["train", "valid"]) {
+      const meta = JSON.parse(await Deno.readTextFile(`${spec.root}/${split}/meta.json`)).videos;
+      const base = await openDataset({ ...spec, split }, 2, 1) as VideoClipDataset;
+      const seen = new Set<string>();
+      for (let i = 0; i < base.length; i++) {
+        const m = base.meta(i);
+        if (m.start !== 0 || (!seen.has(m.video) && seen.size >= maxVideos)) continue;
+        seen.add(m.video);
+        const sample = await base.get(i, new Rng(1, "feature-probe", m.video));
+        const clip = evalTransform(sample, config.inference.shortSide);
+        const batch = await prepareBatch([clip], tokenizer, backend, {
+          maxLength: config.maxTextLength,
+        });
+        const target = batch.targets[0];
+        const colour = nearestColour(clip.frames, clip.height * clip.width, target.masks);
+        if (!colour) continue;
+        seenAt = {};
+        const got = await tidyAsync(async () => {
+          const out = await noGrad(() => model.forward(batch.video, batch.captions, batch.sizes));
+          const [src, memory, hs, tgt, masks] = await Promise.all(
+            [seenAt.src, seenAt.memory, seenAt.hs, seenAt.tgt, out.pred_masks].map((x) => x.data()),
+          );
+          return {
+            src,
+            srcShape: seenAt.src.shape,
+            memory,
+            hs,
+            tgt,
+            masks,
+            maskShape: out.pred_masks.shape,
+          };
+        });
+        const [H, W] = target.size;
+        let sy = 0, sx = 0, n = 0;
+        for (let y = 0; y < H; y++) {
+          for (let x = 0; x < W; x++) if (target.masks[y * W + x]) sy += y, sx += x, n++;
+        }
+        const [, d, h, w] = got.srcShape;
+        const cell = Math.min(h - 1, Math.floor(sy / n / 8)) * w +
+          Math.min(w - 1, Math.floor(sx / n / 8));
+        const maskShape = got.maskShape.slice(1);
+        const stride = config.model.maskOutStride;
+        const ious = Array.from(
+          { length: maskShape[1] },
+          (_, k) => queryMaskIoU(got.masks, maskShape, k, target, stride, 1),
+        );
+        const best = ious.indexOf(Math.max(...ious));
+        const words = clip.caption.split(" ");
+        rows.push({
+          split,
+          sentence: Array.from(got.tgt.subarray(0, d)),
+          namedColour: words.find((x) => x in SHAPE_COLOURS) ?? "(none)",
+          namedKind: words.find((x) => (SHAPE_KINDS as readonly string[]).includes(x)) ?? "(none)",
+          colour,
+          kind: meta[m.video].objects[String(clip.objId)].category,
+          features: [
+            Array.from({ length: d }, (_, c) => got.src[c * h * w + cell]),
+            Array.from(got.memory.subarray(cell * d, (cell + 1) * d)),
+            Array.from(got.hs.subarray(best * d, (best + 1) * d)),
+          ],
+        });
       }
-      const [, d, h, w] = got.srcShape;
-      const cell = Math.min(h - 1, Math.floor(sy / n / 8)) * w +
-        Math.min(w - 1, Math.floor(sx / n / 8));
-      const maskShape = got.maskShape.slice(1);
-      const stride = config.model.maskOutStride;
-      const ious = Array.from(
-        { length: maskShape[1] },
-        (_, k) => queryMaskIoU(got.masks, maskShape, k, target, stride, 1),
-      );
-      const best = ious.indexOf(Math.max(...ious));
-      const words = clip.caption.split(" ");
-      rows.push({
-        split,
-        sentence: Array.from(got.tgt.subarray(0, d)),
-        namedColour: words.find((x) => x in SHAPE_COLOURS) ?? "(none)",
-        namedKind: words.find((x) => (SHAPE_KINDS as readonly string[]).includes(x)) ?? "(none)",
-        colour,
-        kind: meta[m.video].objects[String(clip.objId)].category,
-        features: [
-          Array.from({ length: d }, (_, c) => got.src[c * h * w + cell]),
-          Array.from(got.memory.subarray(cell * d, (cell + 1) * d)),
-          Array.from(got.hs.subarray(best * d, (best + 1) * d)),
-        ],
-      });
     }
+  } finally {
+    inner.project = project;
+    inner.transformer.forward = decode;
   }
   const train = rows.filter((r) => r.split === "train"),
     valid = rows.filter((r) => r.split !== "train");
   console.log(`${train.length} training and ${valid.length} valid expressions (frame 0)`);
   console.log("| features | colour (train / valid) | kind (train / valid) |");
   console.log("| --- | --- | --- |");
-  PLACES.forEach((place, p) => {
-    const cells = (["colour", "kind"] as const).map((attr) => {
-      const r = ridgeAccuracy(
-        train.map((x) => x.features[p]),
-        train.map((x) => x[attr]),
-        valid.map((x) => x.features[p]),
-        valid.map((x) => x[attr]),
-      );
-      return `${r.train.toFixed(2)} / ${r.valid.toFixed(2)} (majority ${r.majority.toFixed(2)})`;
-    });
-    console.log(`| ${place} | ${cells.join(" | ")} |`);
-  });
-  const named = (["namedColour", "namedKind"] as const).map((attr) => {
+  /** "train / valid (majority)" accuracy of a ridge probe reading `label` from `features`. */
+  const probe = (features: (r: Row) => number[], label: (r: Row) => string) => {
     const r = ridgeAccuracy(
-      train.map((x) => x.sentence),
-      train.map((x) => x[attr]),
-      valid.map((x) => x.sentence),
-      valid.map((x) => x[attr]),
+      train.map(features),
+      train.map(label),
+      valid.map(features),
+      valid.map(label),
     );
     return `${r.train.toFixed(2)} / ${r.valid.toFixed(2)} (majority ${r.majority.toFixed(2)})`;
+  };
+  PLACES.forEach((place, p) => {
+    const cells = [
+      probe((r) => r.features[p], (r) => r.colour),
+      probe((r) => r.features[p], (r) => r.kind),
+    ];
+    console.log(`| ${place} | ${cells.join(" | ")} |`);
   });
+  const named = [
+    probe((r) => r.sentence, (r) => r.namedColour),
+    probe((r) => r.sentence, (r) => r.namedKind),
+  ];
   console.log(`| text query: the word the caption names | ${named.join(" | ")} |`);
 }
