@@ -61,11 +61,56 @@ describe("pretrain_shapes_backbone", () => {
     expect(report.mismatched).toEqual([]);
   });
 
+  test("--init starts from earlier weights and refuses weights of another width", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dmf-pretrain-init-" });
+    dirs.push(dir);
+    const config = "configs/ref_shapes_tiny.json";
+    const run = (out: string, extra: string[]) =>
+      main(["--config", config, "--out", out, "--clips", "1", "--backend", "cpu", ...extra]);
+    await run(`${dir}/a.safetensors`, ["--steps", "1"]);
+    await run(`${dir}/b.safetensors`, [
+      "--steps",
+      "1",
+      "--lr",
+      "1e-7",
+      "--seed",
+      "99",
+      "--init",
+      `${dir}/a.safetensors`,
+    ]);
+    const [a, b] = await Promise.all([
+      readWeights(`${dir}/a.safetensors`),
+      readWeights(`${dir}/b.safetensors`),
+    ]);
+    let largest = 0;
+    for (const [key, t] of a) {
+      const u = b.get(key)!.data as Float32Array;
+      (t.data as Float32Array).forEach((v, i) => largest = Math.max(largest, Math.abs(v - u[i])));
+    }
+    // one AdamW step of lr 1e-7 moves each weight by about 1e-7; a fresh init would differ by ~0.1
+    expect(largest).toBeLessThan(1e-5);
+
+    const wide = JSON.parse(await Deno.readTextFile(config));
+    wide.model.swin = { embedDim: 16, numHeads: [1, 2, 4, 8] };
+    await Deno.writeTextFile(`${dir}/wide.json`, JSON.stringify(wide));
+    await expect(main([
+      "--config",
+      `${dir}/wide.json`,
+      "--out",
+      `${dir}/c.safetensors`,
+      "--init",
+      `${dir}/a.safetensors`,
+    ])).rejects.toThrow(/a\.safetensors/);
+  });
+
   test("refuses a run without --out, and bad numbers", async () => {
     const config = ["--config", "configs/ref_shapes_tiny.json"];
     await expect(main(config)).rejects.toThrow(/--out/);
     const out = ["--out", "/nonexistent/x.safetensors"];
     await expect(main([...config, ...out, "--steps", "0"])).rejects.toThrow(/--steps/);
     await expect(main([...config, ...out, "--seed", "x"])).rejects.toThrow(/--seed/);
+    await expect(main([...config, ...out, "--background-weight", "0"])).rejects.toThrow(
+      /--background-weight/,
+    );
   });
 });

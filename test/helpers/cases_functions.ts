@@ -66,6 +66,7 @@ export function functionCases(): Record<string, Case> {
   const nanv = [NAN, -3, -0.5, 0.25, 2, INF, -INF];
   const logits = rnd([4, 5], -3, 3);
   const labels = [2, 0, 4, 4];
+  const rowWeights = [0.1, 1, 0.5, 2];
   const targets = rnd([4, 5], 0, 1);
   return {
     clamp: {
@@ -361,11 +362,31 @@ export function functionCases(): Record<string, Case> {
             -meanOf(labels.map((l, i) => logSoftmax1d(logits.data.slice(i * 5, i * 5 + 5))[l])),
           ],
         },
+      }, {
+        name: "weighted mean over rows",
+        run: (c) => T.crossEntropy(c.r(logits), c.t(labels, [4], "i32"), c.t(rowWeights, [4])),
+        expect: {
+          shape: [],
+          values: [
+            -labels.reduce(
+              (s, l, i) => s + rowWeights[i] * logSoftmax1d(logits.data.slice(i * 5, i * 5 + 5))[l],
+              0,
+            ) / rowWeights.reduce((a, b) => a + b, 0),
+          ],
+        },
       }],
       grad: [{
         name: "logits",
         inputs: [{ shape: [4, 5] }, { shape: [4], dtype: "i32", values: labels }],
         fn: (x, l) => T.crossEntropy(x, l),
+      }, {
+        name: "logits, weighted rows",
+        inputs: [
+          { shape: [4, 5] },
+          { shape: [4], dtype: "i32", values: labels },
+          { shape: [4], values: rowWeights },
+        ],
+        fn: (x, l, w) => T.crossEntropy(x, l, w),
       }],
     },
     bceWithLogits: {
