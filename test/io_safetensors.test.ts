@@ -125,6 +125,75 @@ describe("safetensors file dtypes converted on read", () => {
     ]);
   });
 
+  test("f32 written as F16 on request: rounded to nearest even, other dtypes untouched", () => {
+    const values = [
+      1,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      2 ** -24,
+      2 ** -25,
+      3 * 2 ** -25,
+      -65504,
+      0.1,
+    ];
+    const bytes = encodeSafetensors(
+      {
+        w: { dtype: "f32", shape: [8], data: new Float32Array(values) },
+        i: { dtype: "i32", shape: [2], data: new Int32Array([7, -7]) },
+      },
+      undefined,
+      { halfFloats: true },
+    );
+    const { tensors } = readSafetensors(bytes);
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    expect(header.w.dtype).toBe("F16");
+    expect(header.w.data_offsets[1] - header.w.data_offsets[0]).toBe(16);
+    expect(header.i.dtype).toBe("I32");
+    expect(Array.from(tensors.get("w")!.data)).toEqual(
+      [1, 1, 1 + 2 ** -9, 2 ** -24, 0, 2 ** -23, -65504, 0.0999755859375],
+    );
+    expect(Array.from(tensors.get("i")!.data)).toEqual([7, -7]);
+    expect(() =>
+      encodeSafetensors(
+        { big: { dtype: "f32", shape: [2], data: new Float32Array([1, 7e4]) } },
+        {},
+        {
+          halfFloats: true,
+        },
+      )
+    ).toThrow(/"big".*70000.*index 1.*float16/);
+  });
+
+  test("every half value survives decode then encode, and random floats round as f16round", () => {
+    const every = new Uint16Array(65536).map((_, i) => i);
+    const decoded = readSafetensors(
+      craft({ h: { dtype: "F16", shape: [65536], data_offsets: [0, 131072] } }, bytesOf(every)),
+    ).tensors.get("h")!.data as Float32Array;
+    const finite = decoded.filter((v) => !Number.isNaN(v));
+    const again = readSafetensors(encodeSafetensors(
+      { h: { dtype: "f32", shape: [finite.length], data: finite } },
+      undefined,
+      { halfFloats: true },
+    )).tensors.get("h")!.data as Float32Array;
+    expect(Object.is(again[0], finite[0]) && Object.is(again[32768], finite[32768])).toBe(true);
+    expect(Array.from(again)).toEqual(Array.from(finite));
+    const f16round = (Math as { f16round?: (x: number) => number }).f16round;
+    if (!f16round) return;
+    let seed = 12345;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const xs = Float32Array.from(
+      { length: 5000 },
+      () => (random() - 0.5) * 2 ** (random() * 38 - 24),
+    );
+    const rounded = readSafetensors(encodeSafetensors(
+      { x: { dtype: "f32", shape: [xs.length], data: xs } },
+      undefined,
+      { halfFloats: true },
+    )).tensors.get("x")!.data;
+    expect(Array.from(rounded)).toEqual(Array.from(xs, (x) => f16round(x)));
+  });
+
   test("I64 narrows to i32 and errors naming the key when out of range", () => {
     const ok = new BigInt64Array([-2147483648n, 5n, 2147483647n]);
     const { tensors } = readSafetensors(

@@ -45,7 +45,8 @@ J&F of each sentence against the bundled ground truth (demo/clips/<clip>/*.png).
 
 Maintainers: rebuild demo/ from a Ref-Shapes tree and a trained run
   deno run -A tools/demo.ts --bundle --data data/ref-shapes --run runs/ref_shapes_tiny \\
-    --config configs/ref_shapes_tiny.json --videos valid_0001,valid_0007,valid_0012
+    --config configs/ref_shapes_tiny.json --videos valid_0001,valid_0007,valid_0012 [--half]
+  (--half stores the weights as float16: half the size, read back as float32)
 
 Examples:
   deno task demo
@@ -71,9 +72,15 @@ async function bundle(values: Record<string, unknown>) {
   const backend = await openBackend("cpu");
   const loaded = await loadModelForInference(run, config, backend);
   await Deno.mkdir(join(DEMO, "clips"), { recursive: true });
-  await saveModelWeights(loaded.model, join(DEMO, "weights.safetensors"), {
-    source: run,
-  });
+  // --half: F16 storage keeps a wider model under the 20 MB the demo may bundle
+  const half = values.half === true;
+  await saveModelWeights(
+    loaded.model,
+    join(DEMO, "weights.safetensors"),
+    { source: run, ...(half ? { stored: "float16" } : {}) },
+    () => true,
+    { halfFloats: half },
+  );
   // the bundled config: the training config without dataset paths that only exist locally
   const trainConfig = JSON.parse(await Deno.readTextFile(config));
   await Deno.writeTextFile(join(DEMO, "config.json"), JSON.stringify(trainConfig, null, 2) + "\n");
@@ -125,6 +132,7 @@ export async function main(args: string[]): Promise<void> {
     all: { type: "boolean" },
     backend: { type: "string", default: "cpu" },
     bundle: { type: "boolean" },
+    half: { type: "boolean" },
     data: { type: "string" },
     run: { type: "string" },
     config: { type: "string" },

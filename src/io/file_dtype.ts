@@ -85,6 +85,43 @@ function halfToFloatTable(): Float32Array {
   return halfTable;
 }
 
+const floatScratch = new Float32Array(1);
+const floatBits = new Uint32Array(floatScratch.buffer);
+
+/** IEEE half bits of a float32 value, rounded to nearest even (overflow gives infinity). */
+export function floatToHalfBits(value: number): number {
+  floatScratch[0] = value;
+  const bits = floatBits[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  // below the normal range: a subnormal half counts units of 2^-24, so drop 14 - e bits
+  const shift = e > 0 ? 13 : 14 - e;
+  if (shift > 24) return sign;
+  const full = e > 0 ? mantissa : mantissa | 0x800000;
+  const kept = full >>> shift;
+  const rest = full & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  const roundUp = rest > halfway || (rest === halfway && (kept & 1) === 1) ? 1 : 0;
+  // a carry out of the mantissa lands in the exponent, which is the right rounding
+  return sign | ((e > 0 ? e << 10 : 0) + kept + roundUp);
+}
+
+/** float32 values as little-endian F16 bytes; a finite value beyond the half range is an error. */
+export function encodeHalfBytes(values: Float32Array, what: string): Uint8Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    out[i] = floatToHalfBits(values[i]);
+    if ((out[i] & 0x7fff) === 0x7c00 && Number.isFinite(values[i])) {
+      throw new Error(`${what}: value ${values[i]} at index ${i} overflows float16 (max 65504)`);
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
 /** Copies into a fresh, aligned buffer so typed-array views over it are always legal. */
 function alignedCopy(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer;

@@ -5,6 +5,7 @@
 import { writeFileAtomic } from "./atomic_write.ts";
 import {
   decodeFileData,
+  encodeHalfBytes,
   FILE_DTYPE_SIZES,
   FILE_TO_RAW_DTYPE,
   type FileDType,
@@ -174,6 +175,12 @@ function bytesOf(tensor: RawTensor): Uint8Array {
   return new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
 }
 
+/** How tensors are stored. */
+export interface EncodeOptions {
+  /** Store f32 tensors as F16 (half the bytes; they read back as f32). Default false. */
+  halfFloats?: boolean;
+}
+
 /**
  * Serialises tensors. Data is laid out by decreasing element size (then insertion order)
  * so every tensor stays aligned to its element size.
@@ -181,6 +188,7 @@ function bytesOf(tensor: RawTensor): Uint8Array {
 export function encodeSafetensors(
   tensors: TensorCollection,
   metadata?: Record<string, string>,
+  options: EncodeOptions = {},
 ): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
@@ -198,21 +206,22 @@ export function encodeSafetensors(
     }
     assertValidRawTensor(tensor, name);
   }
-  const elementSize = (t: RawTensor) => FILE_DTYPE_SIZES[RAW_TO_FILE_DTYPE[t.dtype]];
-  const ordered = entries
-    .map((entry, index) => ({ entry, index }))
-    .sort((a, b) => elementSize(b.entry[1]) - elementSize(a.entry[1]) || a.index - b.index)
-    .map(({ entry }) => entry);
+  const stored = entries.map(([name, tensor], index) => {
+    const half = options.halfFloats === true && tensor.dtype === "f32";
+    const dtype: FileDType = half ? "F16" : RAW_TO_FILE_DTYPE[tensor.dtype];
+    const bytes = half
+      ? encodeHalfBytes(tensor.data as Float32Array, `safetensors: tensor "${name}"`)
+      : tensor.dtype === "bool"
+      ? bytesOf(tensor).map((b) => (b !== 0 ? 1 : 0))
+      : bytesOf(tensor);
+    return { name, shape: tensor.shape, dtype, bytes, index };
+  });
+  stored.sort((a, b) => FILE_DTYPE_SIZES[b.dtype] - FILE_DTYPE_SIZES[a.dtype] || a.index - b.index);
 
   let offset = 0;
-  for (const [name, tensor] of ordered) {
-    const size = tensor.data.byteLength;
-    header[name] = {
-      dtype: RAW_TO_FILE_DTYPE[tensor.dtype],
-      shape: tensor.shape,
-      data_offsets: [offset, offset + size],
-    };
-    offset += size;
+  for (const { name, shape, dtype, bytes } of stored) {
+    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.length] };
+    offset += bytes.length;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLength = Math.ceil(json.length / 8) * 8;
@@ -221,10 +230,7 @@ export function encodeSafetensors(
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let position = 8 + headerLength;
-  for (const [, tensor] of ordered) {
-    const bytes = tensor.dtype === "bool"
-      ? bytesOf(tensor).map((b) => (b !== 0 ? 1 : 0))
-      : bytesOf(tensor);
+  for (const { bytes } of stored) {
     out.set(bytes, position);
     position += bytes.length;
   }
@@ -236,6 +242,7 @@ export async function saveSafetensors(
   path: string,
   tensors: TensorCollection,
   metadata?: Record<string, string>,
+  options: EncodeOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata, options));
 }

@@ -15,7 +15,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import type { Module } from "../nn/module.ts";
 import type { AdamW } from "../optim/adamw.ts";
 import { tensor } from "../ops/creation.ts";
-import { loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
+import { type EncodeOptions, loadSafetensors, saveSafetensors } from "../io/safetensors.ts";
 import type { RawTensor } from "../io/raw_tensor.ts";
 import { extractStateDict, loadPth } from "../io/pth.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
@@ -45,16 +45,18 @@ async function toRaw(tensors: Map<string, Tensor>): Promise<Map<string, RawTenso
 
 /**
  * Saves a model's state dict, or the entries whose keys `keep` accepts, to a safetensors file
- * (atomic). Returns the number of tensors written.
+ * (atomic; `options.halfFloats` stores float weights as F16). Returns the number of tensors
+ * written.
  */
 export async function saveModelWeights(
   model: Module,
   path: string,
   metadata?: Record<string, string>,
   keep: (key: string) => boolean = () => true,
+  options: EncodeOptions = {},
 ): Promise<number> {
   const kept = new Map([...model.stateDict()].filter(([key]) => keep(key)));
-  await saveSafetensors(path, await toRaw(kept), metadata);
+  await saveSafetensors(path, await toRaw(kept), metadata, options);
   return kept.size;
 }
 
