@@ -81,8 +81,9 @@ async function bundle(values: Record<string, unknown>) {
     () => true,
     { halfFloats: half },
   );
-  // the bundled config: the training config without dataset paths that only exist locally
+  // the bundled config: the training config less its init, a local file the bundled weights replace
   const trainConfig = JSON.parse(await Deno.readTextFile(config));
+  delete trainConfig.init;
   await Deno.writeTextFile(join(DEMO, "config.json"), JSON.stringify(trainConfig, null, 2) + "\n");
   const meta = await readYtvosMeta(data, "valid");
   const entries: ClipEntry[] = [];

@@ -57,7 +57,7 @@ Options:
 
 Examples:
   deno task infer --checkpoint demo/weights.safetensors --config demo/config.json \\
-    --video demo/clips/valid_0003.mp4 --sentence "the red circle" --sentence "the big square" \\
+    --video demo/clips/valid_0015.mp4 --sentence "the big square" --sentence "the star moving down" \\
     --out out/infer
   deno task infer --checkpoint runs/ref_shapes_tiny --config configs/ref_shapes_tiny.json \\
     --ytvos data/ref-shapes --split valid --out out/ref-shapes-valid

@@ -8,8 +8,8 @@
  * import { getBackend } from "./mod.ts";
  * const { model, tokenizer, setup } = await loadModelForInference(
  *   "demo/weights.safetensors", "demo/config.json", getBackend("cpu"));
- * const { frames } = await readVideoFrames("demo/clips/valid_0003.mp4");
- * const seg = await segmentClip(model, frames, "the blue circle", {
+ * const { frames } = await readVideoFrames("demo/clips/valid_0015.mp4");
+ * const seg = await segmentClip(model, frames, "the big square", {
  *   tokenizer, shortSide: setup.inference.shortSide });
  * console.log(seg.query, seg.scores, seg.masks.length);
  * ```
