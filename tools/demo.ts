@@ -44,9 +44,10 @@ Writes <out>/<clip>/<nn-sentence>/{masks/*.png, overlay.mp4, result.json} and pr
 J&F of each sentence against the bundled ground truth (demo/clips/<clip>/*.png).
 
 Maintainers: rebuild demo/ from a Ref-Shapes tree and a trained run
-  deno run -A tools/demo.ts --bundle --data data/ref-shapes --run runs/ref_shapes_tiny \\
-    --config configs/ref_shapes_tiny.json --videos valid_0001,valid_0007,valid_0012 [--half]
-  (--half stores the weights as float16: half the size, read back as float32)
+  deno run -A tools/demo.ts --bundle --half --data data/ref-shapes \\
+    --run runs/ref_shapes_w32_stage4/ckpt-0004000 --config configs/ref_shapes_w32_stage4.json \\
+    --videos valid_0015,valid_0024,valid_0026
+  (--half stores the weights as float16: half the size, read back as float32; docs/demo.md)
 
 Examples:
   deno task demo
