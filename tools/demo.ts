@@ -111,7 +111,7 @@ async function bundle(values: Record<string, unknown>) {
   }
   await Deno.writeTextFile(
     join(DEMO, "clips", "clips.json"),
-    JSON.stringify(entries, null, 1) + "\n",
+    JSON.stringify(entries, null, 2) + "\n",
   );
   console.log(`bundled ${entries.length} clips and the weights into ${DEMO}`);
 }
