@@ -37,6 +37,16 @@ describe("shape errors name the op and the shapes", () => {
     throwsWith(() => T.matmul(z(), z(3)), "matmul", "[]");
   });
 
+  test("cross-entropy labels and row weights must match the logits' rows", () => {
+    throwsWith(() => T.crossEntropy(z(4, 3), i32([0, 1, 2])), "cross_entropy", "[4, 3]", "[3]");
+    throwsWith(
+      () => T.crossEntropy(z(4, 3), i32([0, 1, 2, 0]), z(3)),
+      "cross_entropy",
+      "weights [3]",
+      "[4, 3]",
+    );
+  });
+
   test("conv2d channel / group mismatch and rank", () => {
     throwsWith(
       () => T.conv2d(z(1, 3, 5, 5), z(2, 4, 3, 3)),
