@@ -74,13 +74,11 @@ async function bundle(values: Record<string, unknown>) {
   const loaded = await loadModelForInference(run, config, backend);
   await Deno.mkdir(join(DEMO, "clips"), { recursive: true });
   // --half: F16 storage keeps a wider model under the 20 MB the demo may bundle
-  const half = values.half === true;
   await saveModelWeights(
     loaded.model,
     join(DEMO, "weights.safetensors"),
-    { source: run, ...(half ? { stored: "float16" } : {}) },
-    () => true,
-    { halfFloats: half },
+    { source: run },
+    { halfFloats: values.half === true },
   );
   // the bundled config: the training config less its init, a local file the bundled weights replace
   const trainConfig = JSON.parse(await Deno.readTextFile(config));

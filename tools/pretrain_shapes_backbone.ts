@@ -259,7 +259,7 @@ export async function main(args: string[]): Promise<number> {
     model,
     a.out,
     { pretrained: "ref-shapes colour/kind per cell" },
-    (key) => key.startsWith("backbone."),
+    { keep: (key) => key.startsWith("backbone.") },
   );
   console.log(`wrote ${a.out} (${count} tensors)`);
   return count;

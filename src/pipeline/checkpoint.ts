@@ -44,19 +44,19 @@ async function toRaw(tensors: Map<string, Tensor>): Promise<Map<string, RawTenso
 }
 
 /**
- * Saves a model's state dict, or the entries whose keys `keep` accepts, to a safetensors file
- * (atomic; `options.halfFloats` stores float weights as F16). Returns the number of tensors
+ * Saves a model's state dict, or the entries whose keys `options.keep` accepts, to a safetensors
+ * file (atomic; `options.halfFloats` stores float weights as F16). Returns the number of tensors
  * written.
  */
 export async function saveModelWeights(
   model: Module,
   path: string,
   metadata?: Record<string, string>,
-  keep: (key: string) => boolean = () => true,
-  options: EncodeOptions = {},
+  options: EncodeOptions & { keep?: (key: string) => boolean } = {},
 ): Promise<number> {
+  const keep = options.keep ?? (() => true);
   const kept = new Map([...model.stateDict()].filter(([key]) => keep(key)));
-  await saveSafetensors(path, await toRaw(kept), metadata, options);
+  await saveSafetensors(path, await toRaw(kept), metadata, { halfFloats: options.halfFloats });
   return kept.size;
 }
 

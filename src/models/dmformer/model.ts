@@ -287,8 +287,13 @@ export class DMFormer extends Module {
     );
     const memory = cat([context.visual, subj.visual], 2);
     const textEmbed = cat([context.text, subj.text], 1);
-    const groundingAux = this.grounding_aux_head
-      ? this.groundingAux(memory, spatialShapes[0], b, t)
+    // the stride-8 level of the fused memory, read by the two optional heads
+    const level0Shape = spatialShapes[0];
+    const level0 = this.grounding_aux_head || this.class_align
+      ? narrow(memory, 1, 0, level0Shape[0] * level0Shape[1])
+      : undefined;
+    const groundingAux = this.grounding_aux_head && level0
+      ? this.groundingAux(level0, level0Shape, b, t)
       : undefined;
 
     // 6. decoder (§9.4) with box refinement
@@ -329,10 +334,8 @@ export class DMFormer extends Module {
         modelParts(c).maskHead,
       );
       let logits = this.class_embed[k].forward(hs);
-      if (this.class_align) {
-        const [h0, w0] = spatialShapes[0];
-        const level0 = narrow(memory, 1, 0, h0 * w0);
-        logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, [h0, w0]));
+      if (this.class_align && level0) {
+        logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, level0Shape));
       }
       return {
         pred_logits: reshape(logits, [b, t, q, -1]),
@@ -353,8 +356,7 @@ export class DMFormer extends Module {
   }
 
   /** The auxiliary head over the first (stride-8) level's tokens of the fused memory. */
-  private groundingAux(memory: Tensor, [h, w]: [number, number], b: number, t: number) {
-    const tokens = narrow(memory, 1, 0, h * w);
+  private groundingAux(tokens: Tensor, [h, w]: [number, number], b: number, t: number) {
     return {
       logits: reshape(this.grounding_aux_head!.forward(tokens), [b, t, h, w]),
       // level 0 is the Swin's second stage: patch embedding, then one 2x patch merging
