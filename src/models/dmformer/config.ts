@@ -76,6 +76,12 @@ export interface DMFormerConfig {
    * mask against the sentence (class_align.ts).
    */
   classAlignment: boolean;
+  /**
+   * Not in the reference (a recipe option, off by default): `class_geometry`, a term added to
+   * every decoder layer's class logits that weighs each query's mask size, place and motion over
+   * the clip by the sentence (class_geometry.ts).
+   */
+  classGeometry: boolean;
 }
 
 export const SWIN_T: DMFormerConfig = {
@@ -132,6 +138,7 @@ export const SWIN_T: DMFormerConfig = {
   freezeTextEncoder: true,
   groundingAuxHead: false,
   classAlignment: false,
+  classGeometry: false,
 };
 
 /** The dmmi_tiny fixture's configuration (hidden 64, 2 decoder layers, Swin embed 8). */

@@ -31,6 +31,7 @@ import {
 } from "./subject.ts";
 import { modelParts } from "./model_parts.ts";
 import { MaskPooledAlignment } from "./class_align.ts";
+import { MaskGeometryScore } from "./class_geometry.ts";
 import { add } from "../../ops/elementwise.ts";
 
 /** A batch of clips: frames [b, t, 3, H, W] (normalised, zero-padded) and the padding mask. */
@@ -117,6 +118,8 @@ export class DMFormer extends Module {
   grounding_aux_head?: Linear;
   /** Only with `classAlignment` (a recipe option, not the reference); declared last too. */
   class_align?: MaskPooledAlignment;
+  /** Only with `classGeometry` (a recipe option, not the reference); declared last too. */
+  class_geometry?: MaskGeometryScore;
 
   constructor(readonly config: DMFormerConfig) {
     super();
@@ -170,6 +173,7 @@ export class DMFormer extends Module {
     // created last: the other parameters draw the same random initial values as without it
     if (c.groundingAuxHead) this.grounding_aux_head = new Linear(d, 1);
     if (c.classAlignment) this.class_align = new MaskPooledAlignment(d);
+    if (c.classGeometry) this.class_geometry = new MaskGeometryScore(d);
     if (c.freezeBackbone) this.backbone[0].requiresGrad(false);
     if (c.freezeTextEncoder) this.text_encoder.requiresGrad(false);
   }
@@ -336,6 +340,9 @@ export class DMFormer extends Module {
       let logits = this.class_embed[k].forward(hs);
       if (this.class_align && level0) {
         logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, level0Shape));
+      }
+      if (this.class_geometry) {
+        logits = add(logits, this.class_geometry.forward(tgt, pred_masks, imageSizes, [H, W]));
       }
       return {
         pred_logits: reshape(logits, [b, t, q, -1]),

@@ -1,0 +1,179 @@
+/**
+ * The mask-geometry class term (a recipe option, off by default): each query's mask size, place
+ * and motion over the clip, weighed by the sentence, added to every decoder layer's class logits.
+ */
+import { afterAll, describe, expect, test } from "vitest";
+import "../src/ops/mod.ts";
+import { getBackend } from "../src/backend/backend.ts";
+import { tensor } from "../src/ops/creation.ts";
+import { sum } from "../src/ops/reduce.ts";
+import { makeTinySetup, TEST_MODEL_SPEC } from "../src/pipeline/fixtures.ts";
+import { parseTrainConfig } from "../src/pipeline/train_config.ts";
+import { openTrainingData } from "../src/pipeline/train.ts";
+import { prepareBatch } from "../src/pipeline/batch.ts";
+import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
+import { manualSeed } from "../src/tensor/random.ts";
+import {
+  MASK_GEOMETRY_FEATURES,
+  maskGeometry,
+  MaskGeometryScore,
+} from "../src/models/dmformer/class_geometry.ts";
+import { DMFormer } from "../src/models/dmformer/model.ts";
+import { resolveConfig } from "../src/models/dmformer/config.ts";
+
+const cpu = getBackend("cpu");
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => Deno.removeSync(d, { recursive: true })));
+
+const EMPTY = 1e-3;
+/** The centroid as the module computes it: sum of cell centres over (area + 1e-3). */
+const centroid = (centres: number[]) =>
+  (centres.reduce((s, c) => s + c, 0) + 0.5 * EMPTY) / (centres.length + EMPTY);
+
+/**
+ * One clip of 2 frames, 2 queries, masks on a 2x64 grid over a 4x128 padded input (stride 2) whose
+ * image is 4x64: query 0 is cell (0, 10) in frame 0 and cells (0, 10), (1, 11) in frame 1; query 1
+ * is empty in frame 0 and cell (1, 3) in frame 1.
+ */
+function clipMasks(): number[] {
+  const m = new Array(2 * 2 * 2 * 64).fill(-2);
+  const at = (f: number, k: number, y: number, x: number) => ((f * 2 + k) * 2 + y) * 64 + x;
+  m[at(0, 0, 0, 10)] = 1;
+  m[at(1, 0, 0, 10)] = 0.5;
+  m[at(1, 0, 1, 11)] = 3;
+  m[at(1, 1, 1, 3)] = 1;
+  return m;
+}
+
+describe("maskGeometry", () => {
+  test("log area, centroid and clip motion in the unpadded image's coordinates", async () => {
+    const g = maskGeometry(tensor(clipMasks(), [1, 2, 2, 2, 64]), [[4, 64]], [4, 128]);
+    expect(g.shape).toEqual([1, 2, 2, MASK_GEOMETRY_FEATURES]);
+    const got = Array.from(await g.data());
+    const cellX = (x: number) => ((x + 0.5) * 2) / 64;
+    const cellY = (y: number) => ((y + 0.5) * 2) / 4;
+    const cells = 2 * 32; // the image covers half the grid's width
+    const size = (area: number) => Math.log(area / cells + EMPTY) + 4;
+    const place = (c: number) => (c - 0.5) * 2;
+    const x0 = centroid([cellX(10)]), x1 = centroid([cellX(10), cellX(11)]);
+    const y0 = centroid([cellY(0)]), y1 = centroid([cellY(0), cellY(1)]);
+    const motionX = Math.tanh((x1 - x0) / 0.02), motionY = Math.tanh((y1 - y0) / 0.02);
+    const speed = Math.tanh((Math.abs(x1 - x0) + Math.abs(y1 - y0)) / 0.02);
+    const expected = [
+      [size(1), place(x0), place(y0), motionX, motionY, speed], // frame 0, query 0
+      [size(0), 0, 0, 0, 0, 0], // frame 0, query 1: empty, so no motion either
+      [size(2), place(x1), place(y1), motionX, motionY, speed],
+      [size(1), place(centroid([cellX(3)])), place(centroid([cellY(1)])), 0, 0, 0],
+    ].flat();
+    expect(motionX).toBeGreaterThan(0.5);
+    expect(motionX).toBeLessThan(0.9);
+    got.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+  });
+
+  test("one frame has no motion", async () => {
+    const frame0 = clipMasks().slice(0, 2 * 2 * 64);
+    const g = Array.from(
+      await maskGeometry(tensor(frame0, [1, 1, 2, 2, 64]), [[4, 64]], [4, 128]).data(),
+    );
+    expect([g[3], g[4], g[5], g[9], g[10], g[11]]).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  test("needs one image size per clip", () => {
+    expect(() => maskGeometry(tensor(clipMasks(), [1, 2, 2, 2, 64]), [], [4, 128])).toThrow(
+      /^mask geometry: 0 image sizes for a batch of 1 clips$/,
+    );
+  });
+});
+
+describe("MaskGeometryScore", () => {
+  test("starts at zero, then scores the geometry against W tgt + b", async () => {
+    const m = new MaskGeometryScore(2);
+    const masks = tensor(clipMasks(), [1, 2, 2, 2, 64]);
+    const tgt = tensor([1, 0, 1, 0, 2, -1, 2, -1], [2, 2, 2]);
+    const zero = Array.from(await m.forward(tgt, masks, [[4, 64]], [4, 128]).data());
+    expect(zero).toEqual([0, 0, 0, 0]);
+    // coefficient of motion x = tgt[0]; of log area = 0.5 and of speed = -1 (the bias)
+    m.weight = tensor([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], [6, 2]).requireGrad();
+    m.bias = tensor([0.5, 0, 0, 0, 0, -1], [6]).requireGrad();
+    const out = m.forward(tgt, masks, [[4, 64]], [4, 128]);
+    expect(out.shape).toEqual([2, 2, 1]);
+    const g = Array.from(await maskGeometry(masks, [[4, 64]], [4, 128]).data());
+    const got = Array.from(await out.data());
+    const tgt0 = [1, 1, 2, 2];
+    for (let r = 0; r < 4; r++) {
+      expect(got[r]).toBeCloseTo(0.5 * g[r * 6] + tgt0[r] * g[r * 6 + 3] - g[r * 6 + 5], 5);
+    }
+  });
+
+  test("sends gradients to W, b and the sentence, never to the masks", async () => {
+    const m = new MaskGeometryScore(2);
+    const masks = tensor(clipMasks(), [1, 2, 2, 2, 64]).requireGrad();
+    const tgt = tensor([1, 0, 1, 0, 2, -1, 2, -1], [2, 2, 2]).requireGrad();
+    sum(m.forward(tgt, masks, [[4, 64]], [4, 128])).backward();
+    const g = Array.from(await maskGeometry(masks, [[4, 64]], [4, 128]).data());
+    // d/db_j = sum over rows of feature j; d/dW_jk = sum over rows of feature j * tgt_k
+    const gb = Array.from(await m.bias.grad!.data());
+    for (let j = 0; j < 6; j++) {
+      expect(gb[j]).toBeCloseTo([0, 1, 2, 3].reduce((s, r) => s + g[r * 6 + j], 0), 5);
+    }
+    const gw = Array.from(await m.weight.grad!.data());
+    const t = [1, 0, 1, 0, 2, -1, 2, -1];
+    for (let j = 0; j < 6; j++) {
+      for (let k = 0; k < 2; k++) {
+        const want = [0, 1, 2, 3].reduce((s, r) => s + g[r * 6 + j] * t[r * 2 + k], 0);
+        expect(gw[j * 2 + k]).toBeCloseTo(want, 5);
+      }
+    }
+    // W = 0, b = 0: the sentence's gradient is zero, but it is there
+    expect(Array.from(await tgt.grad!.data())).toEqual(new Array(8).fill(0));
+    expect(masks.grad).toBeFalsy();
+  });
+});
+
+describe("DMFormer with classGeometry", () => {
+  test("adds class_geometry.* after every reference key", () => {
+    manualSeed(3);
+    const plain = new DMFormer(resolveConfig(TEST_MODEL_SPEC));
+    manualSeed(3);
+    const withTerm = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, classGeometry: true }));
+    const plainKeys = [...plain.stateDict().keys()];
+    const keys = [...withTerm.stateDict().keys()];
+    expect(keys.slice(0, plainKeys.length)).toEqual(plainKeys);
+    expect(keys.slice(plainKeys.length)).toEqual(["class_geometry.weight", "class_geometry.bias"]);
+    expect(resolveConfig(TEST_MODEL_SPEC).classGeometry).toBe(false);
+  });
+
+  test("starts as the model without it; a trained term moves every layer's logits only", async () => {
+    const root = await Deno.makeTempDir({ prefix: "dmf-geometry-" });
+    dirs.push(root);
+    const s = await makeTinySetup(root, { videos: 1, frames: 2 });
+    const config = parseTrainConfig(s.config, "", "test");
+    const data = await openTrainingData(config);
+    const batch = await prepareBatch([await data.get(0, 0)], await BertTokenizer.load(), cpu, {
+      maxLength: 32,
+    });
+    const run = async (geometry: boolean, trained: boolean) => {
+      manualSeed(5);
+      const model = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, classGeometry: geometry }));
+      if (trained && model.class_geometry) {
+        model.class_geometry.bias = tensor([1, 0.5, -0.5, 2, 0, 1], [6]);
+      }
+      model.eval();
+      const out = await model.forward(batch.video, batch.captions, batch.sizes);
+      const layers = [...out.aux_outputs, out];
+      return {
+        logits: await Promise.all(layers.map((l) => l.pred_logits.data())),
+        masks: await out.pred_masks.data(),
+      };
+    };
+    const plain = await run(false, false);
+    const fresh = await run(true, false);
+    const trained = await run(true, true);
+    expect(plain.logits.length).toBe(2);
+    fresh.logits.forEach((l, k) => expect(Array.from(l)).toEqual(Array.from(plain.logits[k])));
+    expect(Array.from(trained.masks)).toEqual(Array.from(plain.masks));
+    for (const [k, l] of trained.logits.entries()) {
+      expect(l.some((v, i) => Math.abs(v - plain.logits[k][i]) > 1e-4)).toBe(true);
+    }
+  });
+});
