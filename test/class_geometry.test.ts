@@ -9,7 +9,7 @@ import { tensor } from "../src/ops/creation.ts";
 import { sum } from "../src/ops/reduce.ts";
 import { makeTinySetup, TEST_MODEL_SPEC } from "../src/pipeline/fixtures.ts";
 import { parseTrainConfig } from "../src/pipeline/train_config.ts";
-import { openTrainingData } from "../src/pipeline/train.ts";
+import { openTrainingData, parameterGroups } from "../src/pipeline/train.ts";
 import { prepareBatch } from "../src/pipeline/batch.ts";
 import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
 import { manualSeed } from "../src/tensor/random.ts";
@@ -175,5 +175,55 @@ describe("DMFormer with classGeometry", () => {
     for (const [k, l] of trained.logits.entries()) {
       expect(l.some((v, i) => Math.abs(v - plain.logits[k][i]) > 1e-4)).toBe(true);
     }
+  });
+});
+
+describe("classGeometry in training configs", () => {
+  const base = { datasets: [{ type: "ref-shapes", root: "x" }] };
+
+  test("its parameters form a group at rest lr x classGeometryMult", () => {
+    const config = parseTrainConfig(
+      {
+        ...base,
+        model: { ...TEST_MODEL_SPEC, classGeometry: true },
+        schedule: { lr: { rest: 2e-4, classGeometryMult: 10 } },
+      },
+      "",
+      "c.json",
+    );
+    const groups = parameterGroups(new DMFormer(config.model), config);
+    expect(groups.map((g) => g.name)).toEqual([
+      "backbone",
+      "text_encoder",
+      "linear_proj",
+      "rest",
+      "class_geometry",
+    ]);
+    expect(groups[4].names).toEqual(["class_geometry.weight", "class_geometry.bias"]);
+    expect(groups[4].lr).toBeCloseTo(2e-3, 12);
+    expect(groups[3].lr).toBe(2e-4);
+    expect(groups[3].names!.some((n) => n.startsWith("class_geometry"))).toBe(false);
+    const plain = parseTrainConfig({ ...base, model: TEST_MODEL_SPEC }, "", "c.json");
+    expect(plain.schedule.lr.classGeometryMult).toBe(1);
+    expect(parameterGroups(new DMFormer(plain.model), plain).length).toBe(4);
+  });
+
+  test("a multiplier without the term is a one-line error", () => {
+    expect(() =>
+      parseTrainConfig({ ...base, schedule: { lr: { classGeometryMult: 10 } } }, "", "c.json")
+    ).toThrow(
+      /^c.json: schedule.lr.classGeometryMult: 10 needs the term it scales: set "classGeometry": true in "model"$/,
+    );
+    expect(() =>
+      parseTrainConfig(
+        {
+          ...base,
+          model: { base: "tiny", classGeometry: true },
+          schedule: { lr: { classGeometryMult: -1 } },
+        },
+        "",
+        "c.json",
+      )
+    ).toThrow(/c.json: schedule.lr.classGeometryMult: must be >= 0, got -1/);
   });
 });

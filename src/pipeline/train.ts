@@ -100,7 +100,8 @@ export async function openTrainingData(config: TrainConfig): Promise<AugmentedDa
 /**
  * The reference's parameter groups (design doc §14.1) over trainable parameters, by name:
  * "backbone.0" -> backbone lr, "text_encoder" -> text lr, "reference_points" or
- * "sampling_offsets" -> rest lr x linearProjMult, everything else -> rest lr.
+ * "sampling_offsets" -> rest lr x linearProjMult, everything else -> rest lr. A model with the
+ * `classGeometry` option gets a fifth group, "class_geometry" -> rest lr x classGeometryMult.
  */
 export function parameterGroups(model: DMFormer, config: TrainConfig): ParamGroup[] {
   const { lr, weightDecay } = config.schedule;
@@ -110,9 +111,15 @@ export function parameterGroups(model: DMFormer, config: TrainConfig): ParamGrou
     { name: "linear_proj", lr: lr.rest * lr.linearProjMult, params: [], names: [], weightDecay },
     { name: "rest", lr: lr.rest, params: [], names: [], weightDecay },
   ];
+  if (model.class_geometry) {
+    const geometryLr = lr.rest * (lr.classGeometryMult ?? 1);
+    groups.push({ name: "class_geometry", lr: geometryLr, params: [], names: [], weightDecay });
+  }
   for (const [name, p] of model.namedParameters()) {
     if (!p.requiresGrad) continue;
-    const g = name.includes("backbone.0")
+    const g = name.startsWith("class_geometry.")
+      ? 4
+      : name.includes("backbone.0")
       ? 0
       : name.includes("text_encoder")
       ? 1

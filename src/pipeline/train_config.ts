@@ -62,7 +62,14 @@ export interface TrainConfig {
     /** Extra lr drops after these optimizer steps (for short runs inside one epoch). */
     lrDropSteps: number[];
     lrGamma: number;
-    lr: { backbone: number; textEncoder: number; rest: number; linearProjMult: number };
+    lr: {
+      backbone: number;
+      textEncoder: number;
+      rest: number;
+      linearProjMult: number;
+      /** The `classGeometry` term's lr is rest x this (not in the reference; default 1). */
+      classGeometryMult?: number;
+    };
     weightDecay: number;
     clipMaxNorm: number;
   };
@@ -216,7 +223,11 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
     `${where}: schedule`,
   );
   const lr = s.lr ?? {};
-  checkKeys(lr, ["backbone", "textEncoder", "rest", "linearProjMult"], `${where}: schedule.lr`);
+  checkKeys(
+    lr,
+    ["backbone", "textEncoder", "rest", "linearProjMult", "classGeometryMult"],
+    `${where}: schedule.lr`,
+  );
   const lrDrop = s.lrDrop ?? [3, 5];
   if (!Array.isArray(lrDrop) || lrDrop.some((v: unknown) => !Number.isInteger(v))) {
     fail(`${where}: schedule.lrDrop`, "expected a list of epoch numbers");
@@ -248,6 +259,12 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
     fail(
       `${where}: groundingAuxWeight`,
       `${groundingAuxWeight} needs the head it trains: set "groundingAuxHead": true in "model"`,
+    );
+  }
+  if (lr.classGeometryMult !== undefined && lr.classGeometryMult !== 1 && !model.classGeometry) {
+    fail(
+      `${where}: schedule.lr.classGeometryMult`,
+      `${lr.classGeometryMult} needs the term it scales: set "classGeometry": true in "model"`,
     );
   }
   if (
@@ -286,6 +303,12 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
         linearProjMult: num(lr.linearProjMult, `${where}: schedule.lr.linearProjMult`, 1, {
           min: 0,
         }),
+        classGeometryMult: num(
+          lr.classGeometryMult,
+          `${where}: schedule.lr.classGeometryMult`,
+          1,
+          { min: 0 },
+        ),
       },
       weightDecay: num(s.weightDecay, `${where}: schedule.weightDecay`, 5e-4, { min: 0 }),
       clipMaxNorm: num(s.clipMaxNorm, `${where}: schedule.clipMaxNorm`, 0.1, { min: 0 }),
