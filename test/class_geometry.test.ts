@@ -86,46 +86,52 @@ describe("maskGeometry", () => {
 });
 
 describe("MaskGeometryScore", () => {
-  test("starts at zero, then scores the geometry against W tgt + b", async () => {
+  // three word features of width 2; the third is padding
+  const words = [1, 0, 2, -1, 5, 5];
+  const wordMask = [1, 1, 0];
+  const rows = [0, 1, 2, 3]; // (frame, query) pairs
+
+  test("starts at zero, then scores the geometry against the words' summed weights", async () => {
     const m = new MaskGeometryScore(2);
     const masks = tensor(clipMasks(), [1, 2, 2, 2, 64]);
-    const tgt = tensor([1, 0, 1, 0, 2, -1, 2, -1], [2, 2, 2]);
-    const zero = Array.from(await m.forward(tgt, masks, [[4, 64]], [4, 128]).data());
+    const w = tensor(words, [1, 3, 2]), mask = tensor(wordMask, [1, 3], { dtype: "i32" });
+    const zero = Array.from(await m.forward(w, mask, masks, [[4, 64]], [4, 128]).data());
     expect(zero).toEqual([0, 0, 0, 0]);
-    // coefficient of motion x = tgt[0]; of log area = 0.5 and of speed = -1 (the bias)
+    // motion x weighs sum of the real words' first feature (1 + 2 = 3); log area 0.5, speed -1
     m.weight = tensor([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], [6, 2]).requireGrad();
     m.bias = tensor([0.5, 0, 0, 0, 0, -1], [6]).requireGrad();
-    const out = m.forward(tgt, masks, [[4, 64]], [4, 128]);
+    const out = m.forward(w, mask, masks, [[4, 64]], [4, 128]);
     expect(out.shape).toEqual([2, 2, 1]);
     const g = Array.from(await maskGeometry(masks, [[4, 64]], [4, 128]).data());
     const got = Array.from(await out.data());
-    const tgt0 = [1, 1, 2, 2];
-    for (let r = 0; r < 4; r++) {
-      expect(got[r]).toBeCloseTo(0.5 * g[r * 6] + tgt0[r] * g[r * 6 + 3] - g[r * 6 + 5], 5);
+    for (const r of rows) {
+      expect(got[r]).toBeCloseTo(0.5 * g[r * 6] + 3 * g[r * 6 + 3] - g[r * 6 + 5], 5);
     }
   });
 
-  test("sends gradients to W, b and the sentence, never to the masks", async () => {
+  test("sends gradients to W, b and the real words, never to the masks", async () => {
     const m = new MaskGeometryScore(2);
+    m.weight = tensor([1, 2, 0, 0, 0, 0, -1, 0, 0, 0, 0, 3], [6, 2]).requireGrad();
     const masks = tensor(clipMasks(), [1, 2, 2, 2, 64]).requireGrad();
-    const tgt = tensor([1, 0, 1, 0, 2, -1, 2, -1], [2, 2, 2]).requireGrad();
-    sum(m.forward(tgt, masks, [[4, 64]], [4, 128])).backward();
+    const w = tensor(words, [1, 3, 2]).requireGrad();
+    const mask = tensor(wordMask, [1, 3], { dtype: "i32" });
+    sum(m.forward(w, mask, masks, [[4, 64]], [4, 128])).backward();
     const g = Array.from(await maskGeometry(masks, [[4, 64]], [4, 128]).data());
-    // d/db_j = sum over rows of feature j; d/dW_jk = sum over rows of feature j * tgt_k
+    const total = (j: number) => rows.reduce((s, r) => s + g[r * 6 + j], 0);
+    const summedWords = [1 + 2, 0 - 1];
     const gb = Array.from(await m.bias.grad!.data());
-    for (let j = 0; j < 6; j++) {
-      expect(gb[j]).toBeCloseTo([0, 1, 2, 3].reduce((s, r) => s + g[r * 6 + j], 0), 5);
-    }
     const gw = Array.from(await m.weight.grad!.data());
-    const t = [1, 0, 1, 0, 2, -1, 2, -1];
     for (let j = 0; j < 6; j++) {
-      for (let k = 0; k < 2; k++) {
-        const want = [0, 1, 2, 3].reduce((s, r) => s + g[r * 6 + j] * t[r * 2 + k], 0);
-        expect(gw[j * 2 + k]).toBeCloseTo(want, 5);
-      }
+      expect(gb[j]).toBeCloseTo(total(j), 5);
+      for (let k = 0; k < 2; k++) expect(gw[j * 2 + k]).toBeCloseTo(total(j) * summedWords[k], 5);
     }
-    // W = 0, b = 0: the sentence's gradient is zero, but it is there
-    expect(Array.from(await tgt.grad!.data())).toEqual(new Array(8).fill(0));
+    // d/d word_l = mask_l * sum_j total(j) W_j
+    const wv = Array.from(await m.weight.data());
+    const perWord = [0, 1].map((k) =>
+      [0, 1, 2, 3, 4, 5].reduce((s, j) => s + total(j) * wv[j * 2 + k], 0)
+    );
+    const gWords = Array.from(await w.grad!.data());
+    [...perWord, ...perWord, 0, 0].forEach((v, i) => expect(gWords[i]).toBeCloseTo(v, 5));
     expect(masks.grad).toBeFalsy();
   });
 });

@@ -21,9 +21,11 @@ const EMPTY = 1e-3;
  * reference's per-frame class head cannot read off one query's appearance, size ("the big
  * star"), place ("the shape on the left") and motion ("the square moving down", "the circle that
  * is not moving"). Each query's own mask (not differentiated) gives [log area, centroid x,
- * centroid y, motion x, motion y, speed]; the motion is the centroid's shift from the clip's first frame to its last, the same for every
- * frame, so the choice of a query can depend on the clip, not only on one frame. The sentence
- * weighs the features: score = <geometry, W tgt + b>. W and b start at zero, so the term starts
+ * centroid y, motion x, motion y, speed]; the motion is the centroid's shift from the clip's first
+ * frame to its last, the same for every frame, so the choice of a query can depend on the clip,
+ * not only on one frame. The words weigh the features, each word on its own: score = <geometry,
+ * sum over the sentence's tokens of W word + b>, so "left" can learn its weight on the centroid's
+ * x directly instead of through a pooled sentence vector. W and b start at zero, so the term starts
  * at zero and a model trained without it loads unchanged.
  */
 export class MaskGeometryScore extends Module {
@@ -37,22 +39,24 @@ export class MaskGeometryScore extends Module {
   }
 
   /**
-   * tgt [(b t), q, d]; masks [b, t, q, mh, mw] mask logits over the padded input `padded`
-   * (h, w); imageSizes the unpadded (h, w) per clip. Returns [(b t), q, 1].
+   * words [b, L, d] with wordMask [b, L] (1 for the sentence's tokens); masks [b, t, q, mh, mw]
+   * mask logits over the padded input `padded` (h, w); imageSizes the unpadded (h, w) per clip.
+   * Returns [(b t), q, 1].
    */
   forward(
-    tgt: Tensor,
+    words: Tensor,
+    wordMask: Tensor,
     masks: Tensor,
     imageSizes: [number, number][],
     padded: [number, number],
   ): Tensor {
     const [b, t, q] = masks.shape;
-    const geometry = reshape(maskGeometry(masks, imageSizes, padded), [
-      b * t,
-      q,
-      MASK_GEOMETRY_FEATURES,
-    ]);
-    return sum(mul(geometry, linear(tgt, this.weight, this.bias)), -1, true);
+    const [, L] = wordMask.shape;
+    const perWord = mul(linear(words, this.weight), reshape(cast(wordMask, "f32"), [b, L, 1]));
+    const weights = add(sum(perWord, 1), this.bias);
+    const geometry = maskGeometry(masks, imageSizes, padded);
+    const score = sum(mul(geometry, reshape(weights, [b, 1, 1, MASK_GEOMETRY_FEATURES])), -1);
+    return reshape(score, [b * t, q, 1]);
   }
 }
 

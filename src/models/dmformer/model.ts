@@ -342,7 +342,8 @@ export class DMFormer extends Module {
         logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, level0Shape));
       }
       if (this.class_geometry) {
-        logits = add(logits, this.class_geometry.forward(tgt, pred_masks, imageSizes, [H, W]));
+        const geometry = this.class_geometry;
+        logits = add(logits, geometry.forward(words, textMask, pred_masks, imageSizes, [H, W]));
       }
       return {
         pred_logits: reshape(logits, [b, t, q, -1]),
