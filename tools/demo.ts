@@ -45,13 +45,13 @@ J&F of each sentence against the bundled ground truth (demo/clips/<clip>/*.png).
 
 Maintainers: rebuild demo/ from a Ref-Shapes tree and a trained run
   deno run -A tools/demo.ts --bundle --half --data data/ref-shapes \\
-    --run runs/ref_shapes_w32_stage4/ckpt-0004000 --config configs/ref_shapes_w32_stage4.json \\
-    --videos valid_0015,valid_0024,valid_0026
+    --run runs/ref_shapes_w32_geometry1/ckpt-0004000 \\
+    --config configs/ref_shapes_w32_geometry1.json --videos valid_0023,valid_0015,valid_0024
   (--half stores the weights as float16: half the size, read back as float32; docs/demo.md)
 
 Examples:
   deno task demo
-  deno task demo --clip valid_0007 --out /tmp/demo
+  deno task demo --clip valid_0015 --out /tmp/demo
 `;
 
 interface ClipEntry {
@@ -70,8 +70,12 @@ async function bundle(values: Record<string, unknown>) {
   if (!data || !run || !config) throw new CliError("--bundle needs --data, --run and --config");
   const videos = String(values.videos ?? "").split(",").filter((v) => v);
   if (videos.length === 0) throw new CliError("--bundle needs --videos a,b,c");
+  const meta = await readYtvosMeta(data, "valid");
+  const unknown = videos.filter((v) => !meta.videos[v]);
+  if (unknown.length) throw new CliError(`not in ${data} valid: ${unknown.join(", ")}`);
   const backend = await openBackend("cpu");
   const loaded = await loadModelForInference(run, config, backend);
+  const previous = await bundledClipNames();
   await Deno.mkdir(join(DEMO, "clips"), { recursive: true });
   // --half: F16 storage keeps a wider model under the 20 MB the demo may bundle
   await saveModelWeights(
@@ -84,11 +88,9 @@ async function bundle(values: Record<string, unknown>) {
   const trainConfig = JSON.parse(await Deno.readTextFile(config));
   delete trainConfig.init;
   await Deno.writeTextFile(join(DEMO, "config.json"), JSON.stringify(trainConfig, null, 2) + "\n");
-  const meta = await readYtvosMeta(data, "valid");
   const entries: ClipEntry[] = [];
   for (const video of videos) {
     const v = meta.videos[video];
-    if (!v) throw new CliError(`video ${video} is not in ${data} valid`);
     const input = await readFolderFrames(`${data}/valid/JPEGImages/${video}`);
     await encodeVideo(join(DEMO, "clips", `${video}.mp4`), input.frames, { fps: 5, crf: 12 });
     await Deno.mkdir(join(DEMO, "clips", video), { recursive: true });
@@ -111,7 +113,24 @@ async function bundle(values: Record<string, unknown>) {
     join(DEMO, "clips", "clips.json"),
     JSON.stringify(entries, null, 2) + "\n",
   );
+  // clips of the previous bundle that this one does not keep
+  for (const name of previous.filter((p) => !videos.includes(p))) {
+    await Deno.remove(join(DEMO, "clips", `${name}.mp4`)).catch(() => {});
+    await Deno.remove(join(DEMO, "clips", name), { recursive: true }).catch(() => {});
+  }
   console.log(`bundled ${entries.length} clips and the weights into ${DEMO}`);
+}
+
+async function bundledClipNames(): Promise<string[]> {
+  try {
+    const clips: ClipEntry[] = JSON.parse(
+      await Deno.readTextFile(join(DEMO, "clips", "clips.json")),
+    );
+    return clips.map((c) => c.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
 }
 
 /** Two sentences about different objects (the first two distinct obj_ids). */
