@@ -4,21 +4,17 @@
  */
 import { afterAll, describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
-import { getBackend } from "../src/backend/backend.ts";
 import { tensor, zeros } from "../src/ops/creation.ts";
-import { makeTinySetup } from "../src/pipeline/fixtures.ts";
-import { parseTrainConfig } from "../src/pipeline/train_config.ts";
-import { openTrainingData } from "../src/pipeline/train.ts";
-import { prepareBatch } from "../src/pipeline/batch.ts";
-import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
 import { sum } from "../src/ops/reduce.ts";
-import { manualSeed } from "../src/tensor/random.ts";
 import { MaskPooledAlignment } from "../src/models/dmformer/class_align.ts";
-import { DMFormer } from "../src/models/dmformer/model.ts";
 import { resolveConfig } from "../src/models/dmformer/config.ts";
 import { TEST_MODEL_SPEC } from "../src/pipeline/fixtures.ts";
+import {
+  expectLogitTermOnly,
+  makeOptionRunner,
+  stateKeysWithOption,
+} from "./helpers/option_heads.ts";
 
-const cpu = getBackend("cpu");
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => Deno.removeSync(d, { recursive: true })));
 
@@ -89,14 +85,9 @@ describe("MaskPooledAlignment", () => {
 
 describe("DMFormer with classAlignment", () => {
   test("adds class_align.* after every reference key and leaves the rest unchanged", () => {
-    manualSeed(3);
-    const plain = new DMFormer(resolveConfig(TEST_MODEL_SPEC));
-    manualSeed(3);
-    const aligned = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, classAlignment: true }));
-    const plainKeys = [...plain.stateDict().keys()];
-    const keys = [...aligned.stateDict().keys()];
-    expect(keys.slice(0, plainKeys.length)).toEqual(plainKeys);
-    expect(keys.slice(plainKeys.length)).toEqual([
+    const { plain, withOption } = stateKeysWithOption("classAlignment");
+    expect(withOption.slice(0, plain.length)).toEqual(plain);
+    expect(withOption.slice(plain.length)).toEqual([
       "class_align.visual.weight",
       "class_align.visual.bias",
       "class_align.text.weight",
@@ -108,37 +99,13 @@ describe("DMFormer with classAlignment", () => {
   test("adds the term to every decoder layer's logits and nothing else", async () => {
     const root = await Deno.makeTempDir({ prefix: "dmf-align-" });
     dirs.push(root);
-    const s = await makeTinySetup(root, { videos: 1, frames: 2 });
-    const config = parseTrainConfig(s.config, "", "test");
-    const data = await openTrainingData(config);
-    const batch = await prepareBatch([await data.get(0, 0)], await BertTokenizer.load(), cpu, {
-      maxLength: 32,
+    const run = await makeOptionRunner(root);
+    const plain = await run("classAlignment", false);
+    const silent = await run("classAlignment", true, (model) => {
+      // W_t = 0, b_t = 0: the text projection is zero, so is the term
+      model.class_align!.text.weight = zeros(model.class_align!.text.weight.shape);
+      model.class_align!.text.bias = zeros([model.class_align!.dim]);
     });
-    const run = async (alignment: boolean, silent: boolean) => {
-      manualSeed(5);
-      const model = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, classAlignment: alignment }));
-      if (silent && model.class_align) {
-        // W_t = 0, b_t = 0: the text projection is zero, so is the term
-        model.class_align.text.weight = zeros(model.class_align.text.weight.shape);
-        model.class_align.text.bias = zeros([model.class_align.dim]);
-      }
-      model.eval();
-      const out = await model.forward(batch.video, batch.captions, batch.sizes);
-      const layers = [...out.aux_outputs, out];
-      return {
-        logits: await Promise.all(layers.map((l) => l.pred_logits.data())),
-        masks: await out.pred_masks.data(),
-      };
-    };
-    const plain = await run(false, false);
-    const silent = await run(true, true);
-    const aligned = await run(true, false);
-    expect(plain.logits.length).toBe(2);
-    silent.logits.forEach((l, k) => expect(Array.from(l)).toEqual(Array.from(plain.logits[k])));
-    expect(Array.from(aligned.masks)).toEqual(Array.from(plain.masks));
-    for (const [k, l] of aligned.logits.entries()) {
-      const moved = l.some((v, i) => Math.abs(v - plain.logits[k][i]) > 1e-4);
-      expect(moved).toBe(true);
-    }
+    expectLogitTermOnly(plain, silent, await run("classAlignment", true));
   });
 });

@@ -4,15 +4,11 @@
  */
 import { afterAll, describe, expect, test } from "vitest";
 import "../src/ops/mod.ts";
-import { getBackend } from "../src/backend/backend.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { sum } from "../src/ops/reduce.ts";
-import { makeTinySetup, TEST_MODEL_SPEC } from "../src/pipeline/fixtures.ts";
+import { TEST_MODEL_SPEC } from "../src/pipeline/fixtures.ts";
 import { parseTrainConfig } from "../src/pipeline/train_config.ts";
-import { openTrainingData, parameterGroups } from "../src/pipeline/train.ts";
-import { prepareBatch } from "../src/pipeline/batch.ts";
-import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
-import { manualSeed } from "../src/tensor/random.ts";
+import { parameterGroups } from "../src/pipeline/train.ts";
 import {
   MASK_GEOMETRY_FEATURES,
   maskGeometry,
@@ -20,8 +16,12 @@ import {
 } from "../src/models/dmformer/class_geometry.ts";
 import { DMFormer } from "../src/models/dmformer/model.ts";
 import { resolveConfig } from "../src/models/dmformer/config.ts";
+import {
+  expectLogitTermOnly,
+  makeOptionRunner,
+  stateKeysWithOption,
+} from "./helpers/option_heads.ts";
 
-const cpu = getBackend("cpu");
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => Deno.removeSync(d, { recursive: true })));
 
@@ -138,49 +138,27 @@ describe("MaskGeometryScore", () => {
 
 describe("DMFormer with classGeometry", () => {
   test("adds class_geometry.* after every reference key", () => {
-    manualSeed(3);
-    const plain = new DMFormer(resolveConfig(TEST_MODEL_SPEC));
-    manualSeed(3);
-    const withTerm = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, classGeometry: true }));
-    const plainKeys = [...plain.stateDict().keys()];
-    const keys = [...withTerm.stateDict().keys()];
-    expect(keys.slice(0, plainKeys.length)).toEqual(plainKeys);
-    expect(keys.slice(plainKeys.length)).toEqual(["class_geometry.weight", "class_geometry.bias"]);
+    const { plain, withOption } = stateKeysWithOption("classGeometry");
+    expect(withOption.slice(0, plain.length)).toEqual(plain);
+    expect(withOption.slice(plain.length)).toEqual([
+      "class_geometry.weight",
+      "class_geometry.bias",
+    ]);
     expect(resolveConfig(TEST_MODEL_SPEC).classGeometry).toBe(false);
   });
 
   test("starts as the model without it; a trained term moves every layer's logits only", async () => {
     const root = await Deno.makeTempDir({ prefix: "dmf-geometry-" });
     dirs.push(root);
-    const s = await makeTinySetup(root, { videos: 1, frames: 2 });
-    const config = parseTrainConfig(s.config, "", "test");
-    const data = await openTrainingData(config);
-    const batch = await prepareBatch([await data.get(0, 0)], await BertTokenizer.load(), cpu, {
-      maxLength: 32,
+    const run = await makeOptionRunner(root);
+    const trained = await run("classGeometry", true, (model) => {
+      model.class_geometry!.bias = tensor([1, 0.5, -0.5, 2, 0, 1], [6]);
     });
-    const run = async (geometry: boolean, trained: boolean) => {
-      manualSeed(5);
-      const model = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, classGeometry: geometry }));
-      if (trained && model.class_geometry) {
-        model.class_geometry.bias = tensor([1, 0.5, -0.5, 2, 0, 1], [6]);
-      }
-      model.eval();
-      const out = await model.forward(batch.video, batch.captions, batch.sizes);
-      const layers = [...out.aux_outputs, out];
-      return {
-        logits: await Promise.all(layers.map((l) => l.pred_logits.data())),
-        masks: await out.pred_masks.data(),
-      };
-    };
-    const plain = await run(false, false);
-    const fresh = await run(true, false);
-    const trained = await run(true, true);
-    expect(plain.logits.length).toBe(2);
-    fresh.logits.forEach((l, k) => expect(Array.from(l)).toEqual(Array.from(plain.logits[k])));
-    expect(Array.from(trained.masks)).toEqual(Array.from(plain.masks));
-    for (const [k, l] of trained.logits.entries()) {
-      expect(l.some((v, i) => Math.abs(v - plain.logits[k][i]) > 1e-4)).toBe(true);
-    }
+    expectLogitTermOnly(
+      await run("classGeometry", false),
+      await run("classGeometry", true),
+      trained,
+    );
   });
 });
 

@@ -1,0 +1,71 @@
+/** Shared checks for the model's recipe options that add a class-logit term. */
+import { expect } from "vitest";
+import { getBackend } from "../../src/backend/backend.ts";
+import { makeTinySetup, TEST_MODEL_SPEC } from "../../src/pipeline/fixtures.ts";
+import { parseTrainConfig } from "../../src/pipeline/train_config.ts";
+import { openTrainingData } from "../../src/pipeline/train.ts";
+import { prepareBatch } from "../../src/pipeline/batch.ts";
+import { BertTokenizer } from "../../src/text/bert_tokenizer.ts";
+import { manualSeed } from "../../src/tensor/random.ts";
+import { DMFormer } from "../../src/models/dmformer/model.ts";
+import { resolveConfig } from "../../src/models/dmformer/config.ts";
+
+/** State-dict keys of the test model without and with `option` (same seed). */
+export function stateKeysWithOption(option: string): { plain: string[]; withOption: string[] } {
+  manualSeed(3);
+  const plain = new DMFormer(resolveConfig(TEST_MODEL_SPEC));
+  manualSeed(3);
+  const withOption = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, [option]: true }));
+  return { plain: [...plain.stateDict().keys()], withOption: [...withOption.stateDict().keys()] };
+}
+
+export interface LayerOutputs {
+  logits: Float32Array[];
+  masks: Float32Array;
+}
+
+/**
+ * Runs the test model (seed 5, eval mode) on one generated 2-frame clip in a temp folder under
+ * `root`, with `option` set to `enabled` and `adjust` applied to the model first; returns every
+ * decoder layer's class logits and the last layer's masks.
+ */
+export async function makeOptionRunner(root: string) {
+  const s = await makeTinySetup(root, { videos: 1, frames: 2 });
+  const config = parseTrainConfig(s.config, "", "test");
+  const data = await openTrainingData(config);
+  const batch = await prepareBatch(
+    [await data.get(0, 0)],
+    await BertTokenizer.load(),
+    getBackend("cpu"),
+    { maxLength: 32 },
+  );
+  return async (
+    option: string,
+    enabled: boolean,
+    adjust: (model: DMFormer) => void = () => {},
+  ): Promise<LayerOutputs> => {
+    manualSeed(5);
+    const model = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, [option]: enabled }));
+    adjust(model);
+    model.eval();
+    const out = await model.forward(batch.video, batch.captions, batch.sizes);
+    const layers = [...out.aux_outputs, out];
+    return {
+      logits: await Promise.all(layers.map((l) => l.pred_logits.data() as Promise<Float32Array>)),
+      masks: await out.pred_masks.data() as Float32Array,
+    };
+  };
+}
+
+/**
+ * A class-logit term that is zero leaves every layer's logits exactly as without the option; an
+ * active one moves every layer's logits and leaves the masks alone.
+ */
+export function expectLogitTermOnly(plain: LayerOutputs, zero: LayerOutputs, active: LayerOutputs) {
+  expect(plain.logits.length).toBe(2);
+  zero.logits.forEach((l, k) => expect(Array.from(l)).toEqual(Array.from(plain.logits[k])));
+  expect(Array.from(active.masks)).toEqual(Array.from(plain.masks));
+  for (const [k, l] of active.logits.entries()) {
+    expect(l.some((v, i) => Math.abs(v - plain.logits[k][i]) > 1e-4)).toBe(true);
+  }
+}
