@@ -7,12 +7,10 @@ import "../src/ops/mod.ts";
 import { tensor, zeros } from "../src/ops/creation.ts";
 import { sum } from "../src/ops/reduce.ts";
 import { MaskPooledAlignment } from "../src/models/dmformer/class_align.ts";
-import { resolveConfig } from "../src/models/dmformer/config.ts";
-import { TEST_MODEL_SPEC } from "../src/pipeline/fixtures.ts";
 import {
   expectLogitTermOnly,
+  expectOptionKeysAppended,
   makeOptionRunner,
-  stateKeysWithOption,
 } from "./helpers/option_heads.ts";
 
 const dirs: string[] = [];
@@ -85,15 +83,12 @@ describe("MaskPooledAlignment", () => {
 
 describe("DMFormer with classAlignment", () => {
   test("adds class_align.* after every reference key and leaves the rest unchanged", () => {
-    const { plain, withOption } = stateKeysWithOption("classAlignment");
-    expect(withOption.slice(0, plain.length)).toEqual(plain);
-    expect(withOption.slice(plain.length)).toEqual([
+    expectOptionKeysAppended("classAlignment", [
       "class_align.visual.weight",
       "class_align.visual.bias",
       "class_align.text.weight",
       "class_align.text.bias",
     ]);
-    expect(resolveConfig(TEST_MODEL_SPEC).classAlignment).toBe(false);
   });
 
   test("adds the term to every decoder layer's logits and nothing else", async () => {

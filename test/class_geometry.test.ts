@@ -15,11 +15,10 @@ import {
   MaskGeometryScore,
 } from "../src/models/dmformer/class_geometry.ts";
 import { DMFormer } from "../src/models/dmformer/model.ts";
-import { resolveConfig } from "../src/models/dmformer/config.ts";
 import {
   expectLogitTermOnly,
+  expectOptionKeysAppended,
   makeOptionRunner,
-  stateKeysWithOption,
 } from "./helpers/option_heads.ts";
 
 const dirs: string[] = [];
@@ -138,13 +137,7 @@ describe("MaskGeometryScore", () => {
 
 describe("DMFormer with classGeometry", () => {
   test("adds class_geometry.* after every reference key", () => {
-    const { plain, withOption } = stateKeysWithOption("classGeometry");
-    expect(withOption.slice(0, plain.length)).toEqual(plain);
-    expect(withOption.slice(plain.length)).toEqual([
-      "class_geometry.weight",
-      "class_geometry.bias",
-    ]);
-    expect(resolveConfig(TEST_MODEL_SPEC).classGeometry).toBe(false);
+    expectOptionKeysAppended("classGeometry", ["class_geometry.weight", "class_geometry.bias"]);
   });
 
   test("starts as the model without it; a trained term moves every layer's logits only", async () => {

@@ -115,10 +115,18 @@ async function bundle(values: Record<string, unknown>) {
   );
   // clips of the previous bundle that this one does not keep
   for (const name of previous.filter((p) => !videos.includes(p))) {
-    await Deno.remove(join(DEMO, "clips", `${name}.mp4`)).catch(() => {});
-    await Deno.remove(join(DEMO, "clips", name), { recursive: true }).catch(() => {});
+    await removeIfPresent(join(DEMO, "clips", `${name}.mp4`));
+    await removeIfPresent(join(DEMO, "clips", name));
   }
   console.log(`bundled ${entries.length} clips and the weights into ${DEMO}`);
+}
+
+async function removeIfPresent(path: string) {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }
 
 async function bundledClipNames(): Promise<string[]> {

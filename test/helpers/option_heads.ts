@@ -8,15 +8,21 @@ import { prepareBatch } from "../../src/pipeline/batch.ts";
 import { BertTokenizer } from "../../src/text/bert_tokenizer.ts";
 import { manualSeed } from "../../src/tensor/random.ts";
 import { DMFormer } from "../../src/models/dmformer/model.ts";
-import { resolveConfig } from "../../src/models/dmformer/config.ts";
+import { type DMFormerConfig, resolveConfig } from "../../src/models/dmformer/config.ts";
 
-/** State-dict keys of the test model without and with `option` (same seed). */
-export function stateKeysWithOption(option: string): { plain: string[]; withOption: string[] } {
+/**
+ * The test model with `option` keeps every key of the model without it, in order and with the same
+ * seed, and appends exactly `added`; the option is off by default.
+ */
+export function expectOptionKeysAppended(option: keyof DMFormerConfig, added: string[]) {
   manualSeed(3);
-  const plain = new DMFormer(resolveConfig(TEST_MODEL_SPEC));
+  const plain = [...new DMFormer(resolveConfig(TEST_MODEL_SPEC)).stateDict().keys()];
   manualSeed(3);
-  const withOption = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, [option]: true }));
-  return { plain: [...plain.stateDict().keys()], withOption: [...withOption.stateDict().keys()] };
+  const spec = { ...TEST_MODEL_SPEC, [option]: true };
+  const keys = [...new DMFormer(resolveConfig(spec)).stateDict().keys()];
+  expect(keys.slice(0, plain.length)).toEqual(plain);
+  expect(keys.slice(plain.length)).toEqual(added);
+  expect(resolveConfig(TEST_MODEL_SPEC)[option]).toBe(false);
 }
 
 export interface LayerOutputs {

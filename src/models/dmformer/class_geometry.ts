@@ -52,8 +52,9 @@ export class MaskGeometryScore extends Module {
   ): Tensor {
     const [b, t, q] = masks.shape;
     const [, L] = wordMask.shape;
-    const perWord = mul(linear(words, this.weight), reshape(cast(wordMask, "f32"), [b, L, 1]));
-    const weights = add(sum(perWord, 1), this.bias);
+    // W is linear, so summing the sentence's words first gives the same per-word sum
+    const sentence = sum(mul(words, reshape(cast(wordMask, "f32"), [b, L, 1])), 1);
+    const weights = linear(sentence, this.weight, this.bias);
     const geometry = maskGeometry(masks, imageSizes, padded);
     const score = sum(mul(geometry, reshape(weights, [b, 1, 1, MASK_GEOMETRY_FEATURES])), -1);
     return reshape(score, [b * t, q, 1]);

@@ -342,8 +342,8 @@ export class DMFormer extends Module {
         logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, level0Shape));
       }
       if (this.class_geometry) {
-        const geometry = this.class_geometry;
-        logits = add(logits, geometry.forward(words, textMask, pred_masks, imageSizes, [H, W]));
+        const term = this.class_geometry.forward(words, textMask, pred_masks, imageSizes, [H, W]);
+        logits = add(logits, term);
       }
       return {
         pred_logits: reshape(logits, [b, t, q, -1]),
