@@ -10,6 +10,7 @@ import {
   mustExist,
   openBackend,
   parseCli,
+  positiveInt,
   runCli,
 } from "../src/cli/common.ts";
 import {
@@ -62,15 +63,6 @@ Examples:
   deno task infer --checkpoint runs/ref_shapes_tiny --config configs/ref_shapes_tiny.json \\
     --ytvos data/ref-shapes --split valid --out out/ref-shapes-valid
 `;
-
-function positiveInt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new CliError(`--${name} must be a positive integer, got "${v}"`);
-  }
-  return n;
-}
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseCli(args, {

@@ -69,3 +69,13 @@ export async function mustExist(path: string, what: string, kind?: "file" | "dir
   if (kind === "file" && !info.isFile) throw new CliError(`${what} is not a file: ${path}`);
   if (kind === "dir" && !info.isDirectory) throw new CliError(`${what} is not a folder: ${path}`);
 }
+
+/** An optional positive integer option (`--name`), or a one-line error naming it. */
+export function positiveInt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new CliError(`--${name} must be a positive integer, got "${v}"`);
+  }
+  return n;
+}

@@ -150,7 +150,8 @@ export async function evaluateFolders(
 
 const fixed = (v: number) => (Number.isFinite(v) ? v.toFixed(5) : "nan");
 
-function csvField(text: string): string {
+/** A CSV field, quoted when it holds a quote, comma or newline. */
+export function csvField(text: string): string {
   return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -23,4 +23,5 @@ export * from "./train.ts";
 export * from "./segment.ts";
 export * from "./infer.ts";
 export * from "./evaluate.ts";
+export * from "./query_report.ts";
 export { formatDuration, Progress } from "./progress.ts";

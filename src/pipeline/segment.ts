@@ -32,6 +32,8 @@ export interface SegmentOptions {
   maxLength?: number;
   /** Mask threshold on the sigmoid (default 0.5). */
   threshold?: number;
+  /** Also return every query slot's masks as `queryMasks` (to see which slot was best). */
+  allQueries?: boolean;
 }
 
 export interface Segmentation {
@@ -46,6 +48,10 @@ export interface Segmentation {
   /** The chosen query slot and its mean score over frames. */
   query: number;
   meanScore: number;
+  /** Every slot's mean score over frames (the chosen slot has the largest). */
+  queryMeanScores: number[];
+  /** With `allQueries`: queryMasks[slot][frame], like `masks`. */
+  queryMasks?: Uint8Array[][];
   /** The cleaned sentence and whether it had a noun chunk (else the reference's fallback). */
   sentence: string;
   nounChunkFallback: boolean;
@@ -184,22 +190,26 @@ export async function segmentClip(
     model.train(wasTraining);
   }
   // k* = argmax over queries of the mean score over frames
-  let query = 0, meanScore = -Infinity;
-  for (let j = 0; j < q; j++) {
-    const m = frameScores.reduce((acc, sc) => acc + sc[j], 0) / T;
-    if (m > meanScore) {
-      meanScore = m;
-      query = j;
-    }
-  }
+  const queryMeanScores = Array.from(
+    { length: q },
+    (_, j) => frameScores.reduce((acc, sc) => acc + sc[j], 0) / T,
+  );
+  let query = 0;
+  for (let j = 1; j < q; j++) if (queryMeanScores[j] > queryMeanScores[query]) query = j;
+  const meanScore = queryMeanScores[query];
   const threshold = options.threshold ?? 0.5;
   const logitThreshold = Math.log(threshold / (1 - threshold));
-  const outMasks = frameMasks.map((perQuery) => {
-    const up = resizeLogits(perQuery[query], mh, mw, height, width);
-    const m = new Uint8Array(height * width);
-    for (let i = 0; i < m.length; i++) m[i] = up[i] > logitThreshold ? 1 : 0;
-    return m;
-  });
+  const slotMasks = (slot: number) =>
+    frameMasks.map((perQuery) => {
+      const up = resizeLogits(perQuery[slot], mh, mw, height, width);
+      const m = new Uint8Array(height * width);
+      for (let i = 0; i < m.length; i++) m[i] = up[i] > logitThreshold ? 1 : 0;
+      return m;
+    });
+  const queryMasks = options.allQueries
+    ? Array.from({ length: q }, (_, j) => slotMasks(j))
+    : undefined;
+  const outMasks = queryMasks ? queryMasks[query] : slotMasks(query);
   const outBoxes = frameBoxes.map((b): [number, number, number, number] => {
     const [cx, cy, bw, bh] = b.subarray(query * 4, query * 4 + 4);
     return [
@@ -218,6 +228,8 @@ export async function segmentClip(
     boxes: outBoxes,
     query,
     meanScore,
+    queryMeanScores,
+    ...(queryMasks ? { queryMasks } : {}),
     sentence: caption,
     nounChunkFallback: fallback,
     subjectSpan,
