@@ -40,7 +40,7 @@ describe("querySlotReport", () => {
   test("equal slots: the lowest slot, no change between frames", () => {
     const same = [block(0), block(1), block(2)];
     const r = querySlotReport(
-      [block(3, 2), block(3, 2), block(3, 2)].map(() => same),
+      [same, same, same],
       2,
       gts,
       4,

@@ -202,6 +202,18 @@ export interface BenchmarkOptions {
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
 }
 
+/** The frames of an expression's video, `<imageDir>/<video>/<frame>.jpg|png`, in its order. */
+export async function readExpressionFrames(
+  imageDir: string,
+  e: VideoExpression,
+): Promise<RgbImage[]> {
+  const frames: RgbImage[] = [];
+  for (const f of e.frames) {
+    frames.push(await readImage(await findFrameFile(join(imageDir, e.video), f)));
+  }
+  return frames;
+}
+
 /**
  * Runs every expression and writes <out>/Annotations/<video>/<exp_id>/<frame>.png (255 =
  * object), then <out>/submission.zip holding the Annotations tree.
@@ -219,11 +231,7 @@ export async function runBenchmark(
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
     if (cache?.video !== e.video) {
-      const frames: RgbImage[] = [];
-      for (const f of e.frames) {
-        frames.push(await readImage(await findFrameFile(`${imageDir}/${e.video}`, f)));
-      }
-      cache = { video: e.video, frames };
+      cache = { video: e.video, frames: await readExpressionFrames(imageDir, e) };
     }
     const seg = await segmentClip(loaded.model, cache.frames, e.caption, {
       tokenizer: loaded.tokenizer,

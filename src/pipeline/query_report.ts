@@ -4,13 +4,11 @@
  */
 import { join } from "node:path";
 import type { RgbImage } from "../media/frame.ts";
-import { readImage } from "../media/image.ts";
 import { readPaletteMask } from "../media/png.ts";
-import { findFrameFile } from "../data/frame_io.ts";
 import type { VideoExpression } from "../data/types.ts";
 import { csvField } from "../eval/folders.ts";
 import { type QuerySlotReport, querySlotReport } from "../eval/query_slots.ts";
-import type { LoadedModel } from "./infer.ts";
+import { type LoadedModel, readExpressionFrames } from "./infer.ts";
 import { segmentClip } from "./segment.ts";
 
 export interface QueryReportRow extends QuerySlotReport {
@@ -46,9 +44,9 @@ export async function runQueryReport(
       throw new Error(`query report: ${e.video}/${e.expId} has no obj_id (no ground truth)`);
     }
     if (cache?.video !== e.video) {
-      const frames: RgbImage[] = [], ids: Uint8Array[] = [];
+      const frames = await readExpressionFrames(imageDir, e);
+      const ids: Uint8Array[] = [];
       for (const f of e.frames) {
-        frames.push(await readImage(await findFrameFile(join(imageDir, e.video), f)));
         const gt = await readPaletteMask(join(gtDir, e.video, `${f}.png`));
         if (gt.width !== frames[0].width || gt.height !== frames[0].height) {
           throw new Error(
