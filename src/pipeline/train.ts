@@ -13,7 +13,12 @@ import { join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { defaultGenerator, manualSeed } from "../tensor/random.ts";
 import { DMFormer } from "../models/dmformer/model.ts";
-import { DEFAULT_WEIGHTS, GROUNDING_AUX_LOSS, SetCriterion } from "../models/dmformer/criterion.ts";
+import {
+  CHOICE_LOSS,
+  DEFAULT_WEIGHTS,
+  GROUNDING_AUX_LOSS,
+  SetCriterion,
+} from "../models/dmformer/criterion.ts";
 import { AdamW, type ParamGroup } from "../optim/adamw.ts";
 import { MultiStepLR } from "../optim/schedule.ts";
 import { clipGradNorm } from "../optim/clip.ts";
@@ -132,14 +137,18 @@ export function parameterGroups(model: DMFormer, config: TrainConfig): ParamGrou
   return groups;
 }
 
-/** The criterion of a config: its loss weights (or the reference's) and the grounding weight. */
+/**
+ * The criterion of a config: its loss weights (or the reference's) plus the weights of the recipe
+ * options (grounding, query choice) where they are set.
+ */
 export function makeCriterion(config: TrainConfig): SetCriterion {
+  const options: Record<string, number> = {};
+  if (config.groundingAuxWeight > 0) options[GROUNDING_AUX_LOSS] = config.groundingAuxWeight;
+  if (config.choiceLossWeight > 0) options[CHOICE_LOSS] = config.choiceLossWeight;
   const weights = config.lossWeights ?? DEFAULT_WEIGHTS;
   return new SetCriterion({
     numClasses: config.model.numClasses,
-    weights: config.groundingAuxWeight > 0
-      ? { ...weights, [GROUNDING_AUX_LOSS]: config.groundingAuxWeight }
-      : weights,
+    weights: Object.keys(options).length > 0 ? { ...weights, ...options } : weights,
   });
 }
 

@@ -22,6 +22,7 @@
  *   "log": {"everySteps": 10},
  *   "lossWeights": {"loss_ce": 2, ...},
  *   "groundingAuxWeight": 0,        // > 0 needs "groundingAuxHead": true in "model"
+ *   "choiceLossWeight": 0,          // > 0 adds loss_choice (criterion.ts queryChoiceLoss)
  *   "maxTextLength": 32,
  *   "runDir": "runs/demo",
  *   "inference": {"shortSide": 360, "windowFrames": 36}
@@ -32,7 +33,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import { type DMFormerConfig, resolveConfig } from "../models/dmformer/config.ts";
-import { GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
+import { CHOICE_LOSS, GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
 
 export type DatasetSpec =
   | { type: "ref-shapes" | "ytvos"; root: string; split?: string; subjectLabels?: string[] }
@@ -83,6 +84,12 @@ export interface TrainConfig {
    * off). Needs the model's `groundingAuxHead`.
    */
   groundingAuxWeight: number;
+  /**
+   * Weight of the query-choice loss (`loss_choice`, not in the reference; 0 = off): a softmax
+   * cross-entropy over the queries' clip-mean class logits towards the matched query, on every
+   * decoder layer.
+   */
+  choiceLossWeight: number;
   maxTextLength: number;
   runDir: string;
   /** Inference settings: frame short side (reference 360) and frames per forward pass. */
@@ -102,6 +109,7 @@ const TOP_KEYS = [
   "log",
   "lossWeights",
   "groundingAuxWeight",
+  "choiceLossWeight",
   "maxTextLength",
   "runDir",
   "inference",
@@ -267,14 +275,15 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
       `${lr.classGeometryMult} needs the term it scales: set "classGeometry": true in "model"`,
     );
   }
-  if (
-    typeof json.lossWeights === "object" && json.lossWeights &&
-    GROUNDING_AUX_LOSS in json.lossWeights
-  ) {
-    fail(
-      `${where}: lossWeights.${GROUNDING_AUX_LOSS}`,
-      `set the auxiliary grounding weight with "groundingAuxWeight" instead`,
-    );
+  const choiceLossWeight = num(json.choiceLossWeight, `${where}: choiceLossWeight`, 0, { min: 0 });
+  const optionKeys: [string, string][] = [
+    [GROUNDING_AUX_LOSS, 'the auxiliary grounding weight with "groundingAuxWeight"'],
+    [CHOICE_LOSS, 'the query-choice weight with "choiceLossWeight"'],
+  ];
+  for (const [key, instead] of optionKeys) {
+    if (typeof json.lossWeights === "object" && json.lossWeights && key in json.lossWeights) {
+      fail(`${where}: lossWeights.${key}`, `set ${instead} instead`);
+    }
   }
   const maxSteps = s.maxSteps === undefined || s.maxSteps === null
     ? null
@@ -321,6 +330,7 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
     log: { everySteps: num(log.everySteps, `${where}: log.everySteps`, 10, { int: true, min: 1 }) },
     lossWeights: json.lossWeights ?? null,
     groundingAuxWeight,
+    choiceLossWeight,
     maxTextLength: num(
       json.maxTextLength,
       `${where}: maxTextLength`,

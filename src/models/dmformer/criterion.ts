@@ -55,6 +55,12 @@ export const DEFAULT_WEIGHTS: Record<string, number> = {
  */
 export const GROUNDING_AUX_LOSS = "loss_grounding_aux";
 
+/**
+ * The weight key of the query-choice loss (a recipe option, not the reference's; computed only
+ * when its weight is set, e.g. by the training config's `choiceLossWeight`). See queryChoiceLoss.
+ */
+export const CHOICE_LOSS = "loss_choice";
+
 export interface CriterionOptions {
   numClasses?: number;
   /** Weights of the final layer's terms; aux layers reuse them with suffix _i. */
@@ -245,13 +251,17 @@ export class SetCriterion {
     const [h, w] = pred.pred_masks.shape.slice(-2);
     const srcMasks = reshape(gather(pred.pred_masks, 2, slotIndex([h, w])), [b, t * h * w]);
     const tgtMasks = tensor(concat(masks), [b, t * h * w], { backend });
-    return new Map([
+    const terms = new Map([
       ["loss_ce", lossCe],
       ["loss_bbox", lossBbox],
       ["loss_giou", lossGiou],
       ["loss_mask", sigmoidFocalLoss(srcMasks, tgtMasks, numBoxes)],
       ["loss_dice", diceLoss(srcMasks, tgtMasks, numBoxes)],
     ]);
+    if (this.weights[CHOICE_LOSS]) {
+      terms.set(CHOICE_LOSS, queryChoiceLoss(pred.pred_logits, targets, slots, this.numClasses));
+    }
+    return terms;
   }
 
   /** Σ over clips of the mean 2-class cross-entropy over the first min(len, L) tokens. */
@@ -292,6 +302,49 @@ export function groundingAuxLoss(
   }
   const target = tensor(concat(sub.masks), [b, t, h, w], { backend: aux.logits.backend });
   return mean(bceWithLogits(aux.logits, target));
+}
+
+/**
+ * The query-choice loss (a recipe option): inference keeps the query whose score, averaged over
+ * the clip's frames, is highest, while the focal loss scores every query on its own. This term
+ * trains that choice directly: per clip, the logits of the target's class averaged over its valid
+ * frames give one score per query, and a softmax cross-entropy over the queries asks for the
+ * matched slot. Mean over the clips that have a valid frame (0 when none has).
+ */
+export function queryChoiceLoss(
+  logits: Tensor,
+  targets: ClipTarget[],
+  slots: number[],
+  numClasses = 1,
+): Tensor {
+  const [b, t, q, k] = logits.shape;
+  if (targets.length !== b || slots.length !== b) {
+    throw new Error(
+      `criterion: choice loss over ${b} clips got ${targets.length} targets and ${slots.length} slots`,
+    );
+  }
+  const backend = logits.backend;
+  const classIndex = new Int32Array(b * t * q);
+  const frameWeight = new Float32Array(b * t);
+  const clipWeight = new Float32Array(b);
+  targets.forEach((c, i) => {
+    const valid = Array.from({ length: t }, (_, f) => (c.valid[f] ? 1 : 0));
+    const n = valid.reduce((s: number, v) => s + v, 0);
+    clipWeight[i] = n > 0 ? 1 : 0;
+    for (let f = 0; f < t; f++) {
+      frameWeight[i * t + f] = n > 0 ? valid[f] / n : 0;
+      const cls = numClasses === 1 || !valid[f] ? 0 : c.labels[f];
+      classIndex.fill(cls, (i * t + f) * q, (i * t + f + 1) * q);
+    }
+  });
+  if (!clipWeight.some((w) => w > 0)) return mul(sum(logits), 0);
+  const perFrame = reshape(
+    k === 1 ? logits : gather(logits, 3, tensor(classIndex, [b, t, q, 1], { backend })),
+    [b, t, q],
+  );
+  const clipScores = sum(mul(perFrame, tensor(frameWeight, [b, t, 1], { backend })), 1);
+  const labels = tensor(Int32Array.from(slots), [b], { backend });
+  return crossEntropy(clipScores, labels, tensor(clipWeight, [b], { backend }));
 }
 
 function concat(parts: ArrayLike<number>[]): Float32Array {
