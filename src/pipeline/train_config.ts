@@ -280,10 +280,11 @@ export function parseTrainConfig(json: Json, baseDir: string, where: string): Tr
     [GROUNDING_AUX_LOSS, 'the auxiliary grounding weight with "groundingAuxWeight"'],
     [CHOICE_LOSS, 'the query-choice weight with "choiceLossWeight"'],
   ];
+  const lossWeights = typeof json.lossWeights === "object" && json.lossWeights
+    ? json.lossWeights
+    : {};
   for (const [key, instead] of optionKeys) {
-    if (typeof json.lossWeights === "object" && json.lossWeights && key in json.lossWeights) {
-      fail(`${where}: lossWeights.${key}`, `set ${instead} instead`);
-    }
+    if (key in lossWeights) fail(`${where}: lossWeights.${key}`, `set ${instead} instead`);
   }
   const maxSteps = s.maxSteps === undefined || s.maxSteps === null
     ? null

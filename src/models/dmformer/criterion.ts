@@ -328,13 +328,13 @@ export function queryChoiceLoss(
   const frameWeight = new Float32Array(b * t);
   const clipWeight = new Float32Array(b);
   targets.forEach((c, i) => {
-    const valid = Array.from({ length: t }, (_, f) => (c.valid[f] ? 1 : 0));
-    const n = valid.reduce((s: number, v) => s + v, 0);
+    let n = 0;
+    for (let f = 0; f < t; f++) if (c.valid[f]) n++;
     clipWeight[i] = n > 0 ? 1 : 0;
     for (let f = 0; f < t; f++) {
-      frameWeight[i * t + f] = n > 0 ? valid[f] / n : 0;
-      const cls = numClasses === 1 || !valid[f] ? 0 : c.labels[f];
-      classIndex.fill(cls, (i * t + f) * q, (i * t + f + 1) * q);
+      if (!c.valid[f]) continue;
+      frameWeight[i * t + f] = 1 / n;
+      if (numClasses > 1) classIndex.fill(c.labels[f], (i * t + f) * q, (i * t + f + 1) * q);
     }
   });
   if (!clipWeight.some((w) => w > 0)) return mul(sum(logits), 0);
