@@ -148,6 +148,7 @@ export function makeCriterion(config: TrainConfig): SetCriterion {
   const weights = config.lossWeights ?? DEFAULT_WEIGHTS;
   return new SetCriterion({
     numClasses: config.model.numClasses,
+    maskOutStride: config.model.maskOutStride,
     weights: Object.keys(options).length > 0 ? { ...weights, ...options } : weights,
   });
 }

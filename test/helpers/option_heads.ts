@@ -28,14 +28,15 @@ export function expectOptionKeysAppended(option: keyof DMFormerConfig, added: st
 export interface LayerOutputs {
   logits: Float32Array[];
   masks: Float32Array;
+  masksShape: readonly number[];
 }
 
 /**
  * Runs the test model (seed 5, eval mode) on one generated 2-frame clip in a temp folder under
- * `root`, with `option` set to `enabled` and `adjust` applied to the model first; returns every
- * decoder layer's class logits and the last layer's masks.
+ * `root`, with `option` set to `enabled`, `spec` merged into the model spec and `adjust` applied
+ * to the model first; returns every decoder layer's class logits and the last layer's masks.
  */
-export async function makeOptionRunner(root: string) {
+export async function makeOptionRunner(root: string, spec: Record<string, unknown> = {}) {
   const s = await makeTinySetup(root, { videos: 1, frames: 2 });
   const config = parseTrainConfig(s.config, "", "test");
   const data = await openTrainingData(config);
@@ -51,7 +52,7 @@ export async function makeOptionRunner(root: string) {
     adjust: (model: DMFormer) => void = () => {},
   ): Promise<LayerOutputs> => {
     manualSeed(5);
-    const model = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, [option]: enabled }));
+    const model = new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, ...spec, [option]: enabled }));
     adjust(model);
     model.eval();
     const out = await model.forward(batch.video, batch.captions, batch.sizes);
@@ -59,6 +60,7 @@ export async function makeOptionRunner(root: string) {
     return {
       logits: await Promise.all(layers.map((l) => l.pred_logits.data() as Promise<Float32Array>)),
       masks: await out.pred_masks.data() as Float32Array,
+      masksShape: out.pred_masks.shape,
     };
   };
 }

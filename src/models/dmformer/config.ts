@@ -82,6 +82,12 @@ export interface DMFormerConfig {
    * the clip by the sentence (class_geometry.ts).
    */
   classGeometry: boolean;
+  /**
+   * Not in the reference (a recipe option, off by default): `mask_refine`, three small 3x3 convs
+   * that correct the full-resolution mask logits from the frame's pixels (mask_refine.ts). Needs
+   * `maskOutStride` 1, so that the head's logits cover the input grid.
+   */
+  maskRefine: boolean;
 }
 
 export const SWIN_T: DMFormerConfig = {
@@ -139,6 +145,7 @@ export const SWIN_T: DMFormerConfig = {
   groundingAuxHead: false,
   classAlignment: false,
   classGeometry: false,
+  maskRefine: false,
 };
 
 /** The dmmi_tiny fixture's configuration (hidden 64, 2 decoder layers, Swin embed 8). */

@@ -79,7 +79,7 @@ export interface CriterionResult {
 
 /**
  * Target masks as the reference builds them: zero-pad the batch to the largest size rounded
- * up to a multiple of 32, then take every stride-th pixel starting at stride/2
+ * up to a multiple of 32, then take every stride-th pixel starting at stride div 2
  * (design doc §12.3). Returns [b][t * h * w] floats.
  */
 export function subsampleTargetMasks(
@@ -89,7 +89,7 @@ export function subsampleTargetMasks(
 ): { masks: Float32Array[]; h: number; w: number } {
   const H = Math.ceil(Math.max(...targets.map((c) => c.size[0])) / 32) * 32;
   const W = Math.ceil(Math.max(...targets.map((c) => c.size[1])) / 32) * 32;
-  const start = stride / 2;
+  const start = Math.floor(stride / 2);
   const h = Math.ceil((H - start) / stride);
   const w = Math.ceil((W - start) / stride);
   const masks = targets.map(({ masks: m, size: [mh, mw] }) => {

@@ -32,6 +32,7 @@ import {
 import { modelParts } from "./model_parts.ts";
 import { MaskPooledAlignment } from "./class_align.ts";
 import { MaskGeometryScore } from "./class_geometry.ts";
+import { MaskRefine } from "./mask_refine.ts";
 import { add } from "../../ops/elementwise.ts";
 
 /** A batch of clips: frames [b, t, 3, H, W] (normalised, zero-padded) and the padding mask. */
@@ -120,6 +121,8 @@ export class DMFormer extends Module {
   class_align?: MaskPooledAlignment;
   /** Only with `classGeometry` (a recipe option, not the reference); declared last too. */
   class_geometry?: MaskGeometryScore;
+  /** Only with `maskRefine` (a recipe option, not the reference); declared last too. */
+  mask_refine?: MaskRefine;
 
   constructor(readonly config: DMFormerConfig) {
     super();
@@ -174,6 +177,15 @@ export class DMFormer extends Module {
     if (c.groundingAuxHead) this.grounding_aux_head = new Linear(d, 1);
     if (c.classAlignment) this.class_align = new MaskPooledAlignment(d);
     if (c.classGeometry) this.class_geometry = new MaskGeometryScore(d);
+    if (c.maskRefine) {
+      if (c.maskOutStride !== 1) {
+        throw new Error(
+          `model config: "maskRefine" refines logits on the input grid and needs ` +
+            `"maskOutStride": 1 (got ${c.maskOutStride})`,
+        );
+      }
+      this.mask_refine = new MaskRefine();
+    }
     if (c.freezeBackbone) this.backbone[0].requiresGrad(false);
     if (c.freezeTextEncoder) this.text_encoder.requiresGrad(false);
   }
@@ -329,7 +341,7 @@ export class DMFormer extends Module {
 
     // 8. heads and dynamic masks per decoder layer (§9.5, §11)
     const perLayer: LayerOutputs[] = dec.hs.map((hs, k) => {
-      const pred_masks = predictMasks(
+      const headMasks = predictMasks(
         this.controller,
         hs,
         narrow(dec.refs[k], 2, 0, 2),
@@ -338,13 +350,17 @@ export class DMFormer extends Module {
         modelParts(c).maskHead,
       );
       let logits = this.class_embed[k].forward(hs);
+      // the class terms read the head's own masks, so the refinement cannot move the choice
       if (this.class_align && level0) {
-        logits = add(logits, this.class_align.forward(tgt, pred_masks, level0, level0Shape));
+        logits = add(logits, this.class_align.forward(tgt, headMasks, level0, level0Shape));
       }
       if (this.class_geometry) {
-        const term = this.class_geometry.forward(words, textMask, pred_masks, imageSizes, [H, W]);
+        const term = this.class_geometry.forward(words, textMask, headMasks, imageSizes, [H, W]);
         logits = add(logits, term);
       }
+      const pred_masks = this.mask_refine
+        ? this.mask_refine.forward(headMasks, video.frames)
+        : headMasks;
       return {
         pred_logits: reshape(logits, [b, t, q, -1]),
         pred_boxes: reshape(dec.boxes[k], [b, t, q, 4]),
