@@ -11,15 +11,21 @@ import { DMFormer } from "../../src/models/dmformer/model.ts";
 import { type DMFormerConfig, resolveConfig } from "../../src/models/dmformer/config.ts";
 
 /**
- * The test model with `option` keeps every key of the model without it, in order and with the same
- * seed, and appends exactly `added`; the option is off by default.
+ * The test model (with `spec` merged in) with `option` keeps every key of the model without it, in
+ * order and with the same seed, and appends exactly `added`; the option is off by default.
  */
-export function expectOptionKeysAppended(option: keyof DMFormerConfig, added: string[]) {
+export function expectOptionKeysAppended(
+  option: keyof DMFormerConfig,
+  added: string[],
+  spec: Record<string, unknown> = {},
+) {
   manualSeed(3);
-  const plain = [...new DMFormer(resolveConfig(TEST_MODEL_SPEC)).stateDict().keys()];
+  const plain = [
+    ...new DMFormer(resolveConfig({ ...TEST_MODEL_SPEC, ...spec })).stateDict().keys(),
+  ];
   manualSeed(3);
-  const spec = { ...TEST_MODEL_SPEC, [option]: true };
-  const keys = [...new DMFormer(resolveConfig(spec)).stateDict().keys()];
+  const withOption = { ...TEST_MODEL_SPEC, ...spec, [option]: true };
+  const keys = [...new DMFormer(resolveConfig(withOption)).stateDict().keys()];
   expect(keys.slice(0, plain.length)).toEqual(plain);
   expect(keys.slice(plain.length)).toEqual(added);
   expect(resolveConfig(TEST_MODEL_SPEC)[option]).toBe(false);

@@ -1,7 +1,8 @@
 import type { Tensor } from "../../tensor/tensor.ts";
 import { zeros } from "../../ops/creation.ts";
 import { add, mul, relu, tanh } from "../../ops/elementwise.ts";
-import { cat, expand, pad, reshape } from "../../ops/shape_ops.ts";
+import { narrow, pad, reshape } from "../../ops/shape_ops.ts";
+import { conv2d } from "../../ops/conv.ts";
 import { Module, param } from "../../nn/module.ts";
 import { Conv2d } from "../../nn/layers.ts";
 
@@ -16,7 +17,7 @@ const LOGIT_SCALE = 0.25;
  * full-resolution mask logits. The reference predicts masks on the stride-4 grid and upsamples
  * them, so an object a few cells wide gets a boundary that is off by a pixel or two everywhere,
  * which costs much of J on small objects. Three 3x3 convs (7x7 pixels of context) read each
- * query's upsampled logits beside the frame's normalised RGB and add a correction to the logits.
+ * query's upsampled logits beside the frame's normalised RGB (conv1's input channels: logit, r, g, b) and add a correction to the logits.
  * The last conv starts at zero, so the refinement starts as the identity and a model trained
  * without it loads unchanged.
  */
@@ -53,16 +54,19 @@ export class MaskRefine extends Module {
     const padded = overhang.some((o) => o > 0)
       ? pad(frames, [0, overhang[1], 0, overhang[0]])
       : frames;
-    const n = b * t * q;
-    const rgb = reshape(expand(reshape(padded, [b, t, 1, 3, H, W]), [b, t, q, 3, H, W]), [
-      n,
-      3,
-      H,
-      W,
-    ]);
+    // conv1 is linear in its input channels: the RGB part runs once per frame and is shared by the
+    // frame's q queries, so the frames are never copied q times
+    const n = b * t * q, c = this.channels;
+    const w1 = this.conv1.weight;
     const logits = reshape(tanh(mul(masks, LOGIT_SCALE)), [n, 1, H, W]);
-    const x = cat([logits, rgb], 1);
-    const hidden = relu(this.conv2.forward(relu(this.conv1.forward(x))));
+    const fromLogits = conv2d(logits, narrow(w1, 1, 0, 1), this.conv1.bias, this.conv1.opts);
+    const pixels = reshape(padded, [b * t, 3, H, W]);
+    const fromPixels = conv2d(pixels, narrow(w1, 1, 1, 3), null, this.conv1.opts);
+    const first = add(
+      reshape(fromLogits, [b, t, q, c, H, W]),
+      reshape(fromPixels, [b, t, 1, c, H, W]),
+    );
+    const hidden = relu(this.conv2.forward(relu(reshape(first, [n, c, H, W]))));
     const correction = this.conv3.forward(hidden);
     return add(masks, reshape(correction, [b, t, q, H, W]));
   }
