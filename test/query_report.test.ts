@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, test, vi } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
+import { quietly } from "./helpers/quietly.ts";
 import "../src/ops/mod.ts";
 import { manualSeed } from "../src/tensor/random.ts";
 import { DMFormer } from "../src/models/dmformer/model.ts";
@@ -64,15 +65,6 @@ describe("querySlotReport", () => {
     );
   });
 });
-
-async function quietly<T>(fn: () => Promise<T>, logged: string[] = []): Promise<T> {
-  const spy = vi.spyOn(console, "log").mockImplementation((s) => logged.push(String(s)));
-  try {
-    return await fn();
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe("deno task query-report", () => {
   test("its chosen-slot J&F is what infer + eval report; CSV per expression", async () => {

@@ -14,7 +14,7 @@ import { tidyAsync } from "../tensor/memory.ts";
 import type { Backend } from "../backend/backend.ts";
 import { tensor } from "../ops/creation.ts";
 import type { RgbImage } from "../media/frame.ts";
-import type { DMFormer } from "../models/dmformer/model.ts";
+import type { DMFormer, DMFormerOutput } from "../models/dmformer/model.ts";
 import { normalizeFrames } from "../data/transforms.ts";
 import { resizeBilinear, shortSideSize } from "../data/resize.ts";
 import { cleanCaption } from "../text/caption.ts";
@@ -34,6 +34,11 @@ export interface SegmentOptions {
   threshold?: number;
   /** Also return every query slot's masks as `queryMasks` (to see which slot was best). */
   allQueries?: boolean;
+  /**
+   * Called after each window's forward pass, before its tensors are freed (read what you need
+   * with `data()`); `start` is the window's first frame.
+   */
+  onWindow?: (out: DMFormerOutput, start: number) => Promise<void> | void;
 }
 
 export interface Segmentation {
@@ -150,6 +155,7 @@ export async function segmentClip(
       const { logits, boxes, masks, span, k, maskHW } = await noGrad(() =>
         tidyAsync(async () => {
           const out = await model.forward(video, captions, [[h, w]]);
+          await options.onWindow?.(out, s);
           const [logits, boxes, masks] = await Promise.all([
             out.pred_logits.data(),
             out.pred_boxes.data(),

@@ -31,6 +31,11 @@ const EMPTY = 1e-3;
 export class MaskGeometryScore extends Module {
   weight: Tensor;
   bias: Tensor;
+  /**
+   * When set, sees every call's summed sentence words [b, d] and geometry [b, t, q, 6] (the last
+   * call of a forward pass is the last decoder layer's); tools/fit_choice.ts reads them.
+   */
+  observer?: (sentence: Tensor, geometry: Tensor) => void;
 
   constructor(readonly dim: number) {
     super();
@@ -56,6 +61,7 @@ export class MaskGeometryScore extends Module {
     const sentence = sum(mul(words, reshape(cast(wordMask, "f32"), [b, L, 1])), 1);
     const weights = linear(sentence, this.weight, this.bias);
     const geometry = maskGeometry(masks, imageSizes, padded);
+    this.observer?.(sentence, geometry);
     const score = sum(mul(geometry, reshape(weights, [b, 1, 1, MASK_GEOMETRY_FEATURES])), -1);
     return reshape(score, [b * t, q, 1]);
   }

@@ -67,6 +67,8 @@ export interface DMFormerOutput extends LayerOutputs {
   reference_points: Tensor;
   /** The subject chunk chosen per caption and the subject length S. */
   subjectChoice: SubjectChoice;
+  /** [b, t, q, d] the last decoder layer's query features (the class head's input). */
+  query_features: Tensor;
   /** Only with `groundingAuxHead` (a recipe option, not the reference). */
   grounding_aux?: GroundingAux;
 }
@@ -374,6 +376,7 @@ export class DMFormer extends Module {
       aux_outputs: perLayer.slice(0, -1),
       subject,
       reference_points: reshape(narrow(lastInput, 2, 0, 2), [b, t, q, 2]),
+      query_features: reshape(dec.hs[dec.hs.length - 1], [b, t, q, -1]),
       subjectChoice: choice,
       ...(groundingAux ? { grounding_aux: groundingAux } : {}),
     };
