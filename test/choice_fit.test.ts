@@ -330,6 +330,13 @@ describe("deno task fit-choice", () => {
     const again = JSON.parse(await Deno.readTextFile(`${root}/again/fit.json`));
     expect(again.loss.after).toBeCloseTo(report.loss.after, 4);
     expect(again.chosenJF).toEqual(report.chosenJF);
+    // samples recorded with other weights are refused
+    manualSeed(6);
+    await saveModelWeights(new DMFormer(resolveConfig(spec as never)), `${root}/other.safetensors`);
+    await expect(fitChoiceMain([
+      ...["--checkpoint", `${root}/other.safetensors`, "--config", config],
+      ...["--samples", `${root}/samples.jsonl`, "--out", `${root}/other`],
+    ])).rejects.toThrow(/samples\.jsonl were recorded with other weights than the checkpoint's/);
   });
 
   test("a model without the term, a missing --out and a bad --tau are named", async () => {

@@ -14,6 +14,7 @@ import {
 } from "../src/cli/common.ts";
 import { type LoadedModel, loadModelForInference, ytvosJobs } from "../src/pipeline/infer.ts";
 import {
+  checkSamplesMatchHead,
   choiceJF,
   type ChoiceWeights,
   collectChoiceSamples,
@@ -131,7 +132,8 @@ export async function main(args: string[]): Promise<void> {
       'the model has no class_geometry term: its config needs "classGeometry": true',
     );
   }
-  const classHead = values["class-head"] ? await lastClassHead(loaded.model) : null;
+  const modelHead = await lastClassHead(loaded.model);
+  const classHead = values["class-head"] ? modelHead : null;
   if (values["class-head"] && !classHead) {
     throw new CliError("--class-head needs a model with one class (numClasses 1)");
   }
@@ -143,6 +145,7 @@ export async function main(args: string[]): Promise<void> {
     shortSideArg,
     values.quiet === true,
   );
+  if (values.samples && modelHead) checkSamplesMatchHead(samples, modelHead, values.samples);
   if (values["save-samples"]) await saveChoiceSamples(values["save-samples"], samples);
   const start: ChoiceWeights = {
     weight: await term.weight.data(),

@@ -232,6 +232,32 @@ export async function lastClassHead(
   };
 }
 
+/**
+ * Throws when the samples' recorded class-head logits are not what `head` gives on their query
+ * features: the samples came from other weights (checked on up to `limit` samples).
+ */
+export function checkSamplesMatchHead(
+  samples: ChoiceSample[],
+  head: { weight: ArrayLike<number>; bias: number },
+  what: string,
+  limit = 20,
+): void {
+  for (const s of samples.slice(0, limit)) {
+    if (s.h !== head.weight.length) {
+      throw new Error(
+        `${what}: query features of width ${s.h}, the model's are ${head.weight.length}`,
+      );
+    }
+    for (let n = 0; n < s.head.length; n++) {
+      let v = head.bias;
+      for (let k = 0; k < s.h; k++) v += head.weight[k] * s.features[n * s.h + k];
+      if (Math.abs(v - s.head[n]) > 1e-3 * Math.max(1, Math.abs(v))) {
+        throw new Error(`${what} were recorded with other weights than the checkpoint's`);
+      }
+    }
+  }
+}
+
 export interface ChoiceFitOptions {
   /** L2 weight of the pull towards the starting weights (default 1e-3). */
   lambda?: number;
