@@ -7,6 +7,7 @@ import {
   checkBackendName,
   CliError,
   mustExist,
+  nonNegativeNumber,
   openBackend,
   parseCli,
   positiveInt,
@@ -69,15 +70,6 @@ Example:
     --data data/ref-shapes --out runs/refine1_fit --backend native
 `;
 
-function nonNegative(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const x = Number(value);
-  if (!Number.isFinite(x) || x < 0) {
-    throw new CliError(`--${name} must be a number >= 0, got "${value}"`);
-  }
-  return x;
-}
-
 export async function main(args: string[]): Promise<void> {
   const { values } = parseCli(args, {
     checkpoint: { type: "string" },
@@ -107,8 +99,8 @@ export async function main(args: string[]): Promise<void> {
     throw new CliError("--data (or --samples) is required (see --help)");
   }
   if (!values.out) throw new CliError("--out is required (see --help)");
-  const lambda = nonNegative(values.lambda, "lambda", 1e-3);
-  const tau = nonNegative(values.tau, "tau", 0.05);
+  const lambda = nonNegativeNumber(values.lambda, "lambda") ?? 1e-3;
+  const tau = nonNegativeNumber(values.tau, "tau") ?? 0.05;
   if (tau === 0) throw new CliError("--tau must be > 0");
   const steps = positiveInt(values.steps, "steps") ?? 500;
   const limit = positiveInt(values.limit, "limit");

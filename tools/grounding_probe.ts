@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { selectBackendByName } from "../src/backend/select_name.ts";
+import { nonNegativeNumber } from "../src/cli/common.ts";
 import { loadTrainConfig } from "../src/pipeline/train_config.ts";
 import { makeCriterion, openDataset, parameterGroups, trainStep } from "../src/pipeline/train.ts";
 import { describeReport, loadWeightsInto } from "../src/pipeline/checkpoint.ts";
@@ -85,12 +86,7 @@ if (import.meta.main) {
   const config = await loadTrainConfig(a.config);
   for (const k of ["backbone", "textEncoder", "rest"] as const) config.schedule.lr[k] *= lrMult;
   if (a["grounding-aux-weight"] !== undefined) {
-    const w = Number(a["grounding-aux-weight"]);
-    if (!(w >= 0)) {
-      throw new Error(
-        `--grounding-aux-weight must be a number >= 0, got "${a["grounding-aux-weight"]}"`,
-      );
-    }
+    const w = nonNegativeNumber(a["grounding-aux-weight"], "grounding-aux-weight")!;
     config.groundingAuxWeight = w;
     config.model.groundingAuxHead = w > 0;
   }

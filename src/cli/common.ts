@@ -70,6 +70,16 @@ export async function mustExist(path: string, what: string, kind?: "file" | "dir
   if (kind === "dir" && !info.isDirectory) throw new CliError(`${what} is not a folder: ${path}`);
 }
 
+/** An optional finite number >= 0 option (`--name`), or a one-line error naming it. */
+export function nonNegativeNumber(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new CliError(`--${name} must be a number >= 0, got "${v}"`);
+  }
+  return n;
+}
+
 /** An optional positive integer option (`--name`), or a one-line error naming it. */
 export function positiveInt(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;

@@ -83,15 +83,18 @@ export interface ChoiceWeights {
   classBias?: number;
 }
 
+/** The class head's logit w . features + b at frame-and-slot index `n` of `s`. */
+function headLogit(s: ChoiceSample, n: number, weight: ArrayLike<number>, bias: number): number {
+  let v = bias;
+  for (let k = 0; k < s.h; k++) v += weight[k] * s.features[n * s.h + k];
+  return v;
+}
+
 /** [t, q] class logits of every frame and slot under `w`. */
 export function slotLogits(s: ChoiceSample, w: ChoiceWeights): Float64Array {
   const out = geometryTerm(s, w.weight, w.bias);
   for (let n = 0; n < out.length; n++) {
-    let head = s.head[n];
-    if (w.classWeight) {
-      head = w.classBias ?? 0;
-      for (let k = 0; k < s.h; k++) head += w.classWeight[k] * s.features[n * s.h + k];
-    }
+    const head = w.classWeight ? headLogit(s, n, w.classWeight, w.classBias ?? 0) : s.head[n];
     out[n] += s.base[n] + head;
   }
   return out;
@@ -141,6 +144,7 @@ export async function collectChoiceSamples(
   const list = expressions.slice(0, options.limit ?? expressions.length);
   const samples: ChoiceSample[] = [];
   const classHead = await lastClassHead(loaded.model);
+  const trainedWeight = await term.weight.data(), trainedBias = await term.bias.data();
   let last: { sentence: Tensor; geometry: Tensor } | null = null;
   term.observer = (sentence, geometry) => last = { sentence, geometry };
   try {
@@ -201,14 +205,12 @@ export async function collectChoiceSamples(
       };
       // the logits include the term with the trained weights (and, with one class, the head): take
       // them out
-      const withTerm = geometryTerm(sample, await term.weight.data(), await term.bias.data());
+      const withTerm = geometryTerm(sample, trainedWeight, trainedBias);
       for (let n = 0; n < withTerm.length; n++) sample.base[n] -= withTerm[n];
       if (classHead) {
         for (let n = 0; n < sample.head.length; n++) {
-          let v = classHead.bias;
-          for (let k = 0; k < h; k++) v += classHead.weight[k] * sample.features[n * h + k];
-          sample.head[n] = v;
-          sample.base[n] -= v;
+          sample.head[n] = headLogit(sample, n, classHead.weight, classHead.bias);
+          sample.base[n] -= sample.head[n];
         }
       }
       samples.push(sample);
@@ -249,8 +251,7 @@ export function checkSamplesMatchHead(
       );
     }
     for (let n = 0; n < s.head.length; n++) {
-      let v = head.bias;
-      for (let k = 0; k < s.h; k++) v += head.weight[k] * s.features[n * s.h + k];
+      const v = headLogit(s, n, head.weight, head.bias);
       if (Math.abs(v - s.head[n]) > 1e-3 * Math.max(1, Math.abs(v))) {
         throw new Error(`${what} were recorded with other weights than the checkpoint's`);
       }

@@ -17,8 +17,8 @@ const LOGIT_SCALE = 0.25;
  * full-resolution mask logits. The reference predicts masks on the stride-4 grid and upsamples
  * them, so an object a few cells wide gets a boundary that is off by a pixel or two everywhere,
  * which costs much of J on small objects. Three 3x3 convs (7x7 pixels of context) read each
- * query's upsampled logits beside the frame's normalised RGB (conv1's input channels: logit, r, g, b) and add a correction to the logits.
- * The last conv starts at zero, so the refinement starts as the identity and a model trained
+ * query's upsampled logits beside the frame's normalised RGB (conv1's input channels: logit, r,
+ * g, b) and add a correction to the logits. The last conv starts at zero, so the refinement starts as the identity and a model trained
  * without it loads unchanged.
  */
 export class MaskRefine extends Module {
