@@ -147,6 +147,11 @@ describe("command-line errors are one clear line", () => {
       [...base, "--config", `${root}/wrong.json`, "--sentence", "the circle"],
       /^infer: w\.safetensors does not fit the model config: /,
     );
+    await expectOneLine(
+      "infer",
+      [...base, "--config", `${root}/c.json`, "--sentence", "the circle", "--tta", "hflip,vflip"],
+      '--tta: unknown view "vflip" (expected hflip, reverse or "none")',
+    );
     const r = await run("infer", [
       ...base,
       "--config",

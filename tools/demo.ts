@@ -13,6 +13,7 @@ import {
   openBackend,
   parseCli,
   runCli,
+  viewTransformsOption,
 } from "../src/cli/common.ts";
 import {
   loadModelForInference,
@@ -38,20 +39,23 @@ Options:
   --clip <name>      which bundled clip (default: the first in demo/clips/clips.json)
   --all              run every bundled clip and every sentence, print the mean J&F
   --backend <name>   cpu (default), native, webgpu, auto
+  --tta <list>       test-time views: hflip, reverse, hflip,reverse or none (default: the bundled
+                     config's inference.testTimeAugment; with --bundle, written into it)
   -h, --help         this text
 
 Writes <out>/<clip>/<nn-sentence>/{masks/*.png, overlay.mp4, result.json} and prints the
 J&F of each sentence against the bundled ground truth (demo/clips/<clip>/*.png).
 
 Maintainers: rebuild demo/ from a Ref-Shapes tree and a trained run
-  deno run -A tools/demo.ts --bundle --half --data data/ref-shapes \\
-    --run runs/ref_shapes_w32_geometry1/ckpt-0004000 \\
-    --config configs/ref_shapes_w32_geometry1.json --videos valid_0023,valid_0015,valid_0024
+  deno run -A tools/demo.ts --bundle --half --tta hflip --data data/ref-shapes \\
+    --run runs/refine1_fit2/model.safetensors \\
+    --config configs/ref_shapes_w32_refine1.json --videos valid_0023,valid_0015,valid_0024
   (--half stores the weights as float16: half the size, read back as float32; docs/demo.md)
 
 Examples:
   deno task demo
   deno task demo --clip valid_0015 --out /tmp/demo
+  deno task demo --tta none     # the plain view only (faster, J&F a little lower)
 `;
 
 interface ClipEntry {
@@ -87,6 +91,8 @@ async function bundle(values: Record<string, unknown>) {
   // the bundled config: the training config less its init, a local file the bundled weights replace
   const trainConfig = JSON.parse(await Deno.readTextFile(config));
   delete trainConfig.init;
+  const views = viewTransformsOption(values.tta as string | undefined);
+  if (views) trainConfig.inference = { ...trainConfig.inference, testTimeAugment: views };
   await Deno.writeTextFile(join(DEMO, "config.json"), JSON.stringify(trainConfig, null, 2) + "\n");
   const entries: ClipEntry[] = [];
   for (const video of videos) {
@@ -164,6 +170,7 @@ export async function main(args: string[]): Promise<void> {
     run: { type: "string" },
     config: { type: "string" },
     videos: { type: "string" },
+    tta: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -172,6 +179,7 @@ export async function main(args: string[]): Promise<void> {
   }
   if (values.bundle) return await bundle(values);
   checkBackendName(values.backend!);
+  const ttaArg = viewTransformsOption(values.tta);
   const started = performance.now();
   await mustExist(join(DEMO, "weights.safetensors"), "demo weights", "file");
   await mustExist(join(DEMO, "clips", "clips.json"), "demo clip list", "file");
@@ -215,6 +223,7 @@ export async function main(args: string[]): Promise<void> {
         tokenizer: loaded.tokenizer,
         shortSide: loaded.setup.inference.shortSide,
         windowFrames: loaded.setup.inference.windowFrames,
+        testTimeAugment: ttaArg ?? loaded.setup.inference.testTimeAugment,
         maxLength: loaded.setup.maxTextLength,
       });
       const dir = join(values.out!, entry.name, slug(s.text, i));

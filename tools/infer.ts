@@ -12,6 +12,7 @@ import {
   parseCli,
   positiveInt,
   runCli,
+  viewTransformsOption,
 } from "../src/cli/common.ts";
 import {
   davisJobs,
@@ -48,6 +49,10 @@ Options:
   --limit <n>           only the first n expressions (--ytvos/--davis)
   --short-side <px>     resize frames to this short side (default: config inference.shortSide)
   --window <n>          frames per forward pass for long videos (default: config, 36)
+  --tta <list>          test-time views fused with the plain one: hflip (mirrored, left and right
+                        swapped in the sentence), reverse (played backwards, "moving left" read as
+                        "moving right"), hflip,reverse (all four views), or none (default: config
+                        inference.testTimeAugment, none); each view is one more forward pass
   --format <list>       overlay formats: mp4, gif or mp4,gif (default mp4)
   --fps <n>             overlay frame rate (default: the video's, 10 for frame folders)
   --max-frames <n>      read at most n frames
@@ -78,6 +83,7 @@ export async function main(args: string[]): Promise<void> {
     limit: { type: "string" },
     "short-side": { type: "string" },
     window: { type: "string" },
+    tta: { type: "string" },
     format: { type: "string", default: "mp4" },
     fps: { type: "string" },
     "max-frames": { type: "string" },
@@ -122,6 +128,7 @@ export async function main(args: string[]): Promise<void> {
   if (values.davis) await mustExist(values.davis, "Ref-DAVIS17 root", "dir");
   const shortSideArg = positiveInt(values["short-side"], "short-side");
   const windowArg = positiveInt(values.window, "window");
+  const ttaArg = viewTransformsOption(values.tta);
   const limit = positiveInt(values.limit, "limit");
   const maxFrames = positiveInt(values["max-frames"], "max-frames");
   const fpsArg = values.fps === undefined ? undefined : Number(values.fps);
@@ -132,6 +139,7 @@ export async function main(args: string[]): Promise<void> {
   try {
     const shortSide = shortSideArg ?? loaded.setup.inference.shortSide;
     const windowFrames = windowArg ?? loaded.setup.inference.windowFrames;
+    const testTimeAugment = ttaArg ?? loaded.setup.inference.testTimeAugment;
     const log = (s: string) => {
       if (!values.quiet) console.log(s);
     };
@@ -146,6 +154,7 @@ export async function main(args: string[]): Promise<void> {
           tokenizer: loaded.tokenizer,
           shortSide,
           windowFrames,
+          testTimeAugment,
           maxLength: loaded.setup.maxTextLength,
         });
         if (seg.nounChunkFallback) {
@@ -176,6 +185,7 @@ export async function main(args: string[]): Promise<void> {
       out: values.out,
       shortSide,
       windowFrames,
+      testTimeAugment,
       maxLength: loaded.setup.maxTextLength,
       limit,
       onProgress: (done, total, e) => {

@@ -10,6 +10,7 @@ import {
   parseCli,
   positiveInt,
   runCli,
+  viewTransformsOption,
 } from "../src/cli/common.ts";
 import { loadModelForInference, ytvosJobs } from "../src/pipeline/infer.ts";
 import {
@@ -40,6 +41,8 @@ Options:
   --out <file>          per-expression CSV (default: print the summary only)
   --limit <n>           only the first n expressions
   --short-side <px>     resize frames to this short side (default: config inference.shortSide)
+  --tta <list>          test-time views as in deno task infer: hflip, reverse, hflip,reverse or
+                        none (default: config inference.testTimeAugment)
   --backend <name>      cpu (default), native, webgpu, auto
   --quiet               no progress lines
   -h, --help            this text
@@ -58,6 +61,7 @@ export async function main(args: string[]): Promise<void> {
     out: { type: "string" },
     limit: { type: "string" },
     "short-side": { type: "string" },
+    tta: { type: "string" },
     backend: { type: "string", default: "cpu" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -76,12 +80,14 @@ export async function main(args: string[]): Promise<void> {
   await mustExist(gtDir, `ground truth of split ${values.split}`, "dir");
   const limit = positiveInt(values.limit, "limit");
   const shortSideArg = positiveInt(values["short-side"], "short-side");
+  const ttaArg = viewTransformsOption(values.tta);
   const backend = await openBackend(values.backend!);
   const loaded = await loadModelForInference(values.checkpoint, values.config, backend);
   const jobs = await ytvosJobs(values.data, values.split!);
   const rows = await runQueryReport(loaded, jobs.expressions, jobs.imageDir, gtDir, {
     shortSide: shortSideArg ?? loaded.setup.inference.shortSide,
     windowFrames: loaded.setup.inference.windowFrames,
+    testTimeAugment: ttaArg ?? loaded.setup.inference.testTimeAugment,
     maxLength: loaded.setup.maxTextLength,
     limit,
     onProgress: (done, total, e) => {

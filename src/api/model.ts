@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { loadWeightsInto, resolveCheckpointDir } from "../pipeline/checkpoint.ts";
 import { loadModelSetup } from "../pipeline/infer.ts";
 import { segmentClip } from "../pipeline/segment.ts";
+import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
 import { firstLine, SegmentationError } from "./errors.ts";
 import { openVideo, type VideoInput } from "./video_source.ts";
 
@@ -71,6 +72,13 @@ export interface SegmentOptions {
   inputSize?: number | null;
   /** Frame rate reported for frame folders and frame arrays (default 30). */
   fps?: number;
+  /**
+   * Test-time views fused with the plain one (not in the reference): "hflip" (mirrored, left and
+   * right swapped in the sentence) and/or "reverse" (played backwards, "moving left" read as
+   * "moving right"); each view is one more forward pass. Default: the config file's
+   * inference.testTimeAugment, else none.
+   */
+  testTimeAugment?: readonly ViewTransform[];
 }
 
 /** A box in pixels of the input frame: left, top, right, bottom. */
@@ -136,6 +144,7 @@ interface Setup {
   config: DMFormerConfig;
   inputSize?: number;
   windowSize?: number;
+  testTimeAugment?: ViewTransform[];
   maxTextLength?: number;
 }
 
@@ -147,6 +156,7 @@ async function readConfigFile(path: string): Promise<Setup> {
       config: setup.model,
       inputSize: setup.inference.shortSide,
       windowSize: setup.inference.windowFrames,
+      testTimeAugment: setup.inference.testTimeAugment,
       maxTextLength: setup.maxTextLength,
     };
   } catch (error) {
@@ -245,6 +255,13 @@ export function checkSentence(sentence: unknown): string {
 function checkOptions(options: SegmentOptions): void {
   const { threshold, windowSize, maxFrames, inputSize, fps } = options;
   const bad = (message: string) => new SegmentationError("invalid_input", message);
+  if (options.testTimeAugment !== undefined) {
+    try {
+      parseViewTransforms(options.testTimeAugment, "testTimeAugment");
+    } catch (error) {
+      throw bad(firstLine(error));
+    }
+  }
   if (threshold !== undefined && !(threshold > 0 && threshold < 1)) {
     throw bad(`threshold must be in (0, 1), got ${threshold}`);
   }
@@ -287,7 +304,12 @@ class Model implements SegmentationModel {
     readonly config: Readonly<DMFormerConfig>,
     backend: Backend,
     readonly checkpoint: string | null,
-    private defaults: { inputSize: number | null; windowSize: number; maxTextLength?: number },
+    private defaults: {
+      inputSize: number | null;
+      windowSize: number;
+      testTimeAugment: readonly ViewTransform[];
+      maxTextLength?: number;
+    },
   ) {
     this.backend = backend.name;
   }
@@ -305,6 +327,7 @@ class Model implements SegmentationModel {
         tokenizer: this.tokenizer,
         shortSide: options.inputSize === undefined ? defaults.inputSize : options.inputSize,
         windowFrames: window,
+        testTimeAugment: options.testTimeAugment ?? defaults.testTimeAugment,
         threshold: options.threshold ?? 0.5,
         ...(defaults.maxTextLength ? { maxLength: defaults.maxTextLength } : {}),
       });
@@ -478,6 +501,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Segmentation
   return new Model(net, tokenizer, Object.freeze(config), backend, checkpoint ?? null, {
     inputSize,
     windowSize: setup.windowSize ?? DEFAULT_WINDOW,
+    testTimeAugment: setup.testTimeAugment ?? [],
     maxTextLength: setup.maxTextLength,
   });
 }

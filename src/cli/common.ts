@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { Backend } from "../backend/backend.ts";
 import { selectBackendByName } from "../backend/select_name.ts";
 import "../ops/mod.ts";
+import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
 
 /** An error whose message is shown as the one line the user sees. */
 export class CliError extends Error {}
@@ -81,6 +82,16 @@ export function nonNegativeNumber(v: string | undefined, name: string): number |
 }
 
 /** An optional positive integer option (`--name`), or a one-line error naming it. */
+/** `--tta hflip,reverse` / `--tta none`; undefined when the option is not given. */
+export function viewTransformsOption(v: string | undefined): ViewTransform[] | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseViewTransforms(v, "--tta");
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
 export function positiveInt(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);

@@ -25,6 +25,7 @@ import type { VideoExpression } from "../data/types.ts";
 import { parseInference, type TrainConfig } from "./train_config.ts";
 import { loadWeightsInto, readWeights, resolveCheckpointDir } from "./checkpoint.ts";
 import { type Segmentation, segmentClip } from "./segment.ts";
+import type { ViewTransform } from "./test_time_views.ts";
 
 export interface ModelSetup {
   model: DMFormerConfig;
@@ -197,6 +198,8 @@ export interface BenchmarkOptions {
   windowFrames: number;
   shortSide: number;
   maxLength: number;
+  /** Test-time views (segmentClip's `testTimeAugment`). */
+  testTimeAugment?: readonly ViewTransform[];
   /** Only the first n expressions (quick checks). */
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -237,6 +240,7 @@ export async function runBenchmark(
       tokenizer: loaded.tokenizer,
       shortSide: options.shortSide,
       windowFrames: options.windowFrames,
+      testTimeAugment: options.testTimeAugment,
       maxLength: options.maxLength,
     });
     const dir = join(options.out, "Annotations", e.video, e.expId);

@@ -8,6 +8,7 @@ import { type QuerySlotReport, querySlotReport } from "../eval/query_slots.ts";
 import type { LoadedModel } from "./infer.ts";
 import { expressionsWithTruth } from "./truth_clips.ts";
 import { segmentClip } from "./segment.ts";
+import type { ViewTransform } from "./test_time_views.ts";
 
 export interface QueryReportRow extends QuerySlotReport {
   video: string;
@@ -18,6 +19,7 @@ export interface QueryReportRow extends QuerySlotReport {
 export interface QueryReportOptions {
   shortSide: number | null;
   windowFrames: number;
+  testTimeAugment?: readonly ViewTransform[];
   maxLength: number;
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -40,6 +42,7 @@ export async function runQueryReport(
       tokenizer: loaded.tokenizer,
       shortSide: options.shortSide,
       windowFrames: options.windowFrames,
+      testTimeAugment: options.testTimeAugment,
       maxLength: options.maxLength,
       allQueries: true,
     });

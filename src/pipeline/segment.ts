@@ -8,6 +8,8 @@
  * of its per-query scores, boxes and stride-4 mask logits, so memory is bounded by one
  * window's activations plus q small logit maps per frame; k* is chosen over the whole video
  * once every window is done (identical to one pass when the video fits in one window).
+ * With `testTimeAugment` every window also runs mirrored and/or reversed and the views are
+ * fused per window before anything is kept (test_time_views.ts).
  */
 import { noGrad } from "../tensor/autograd.ts";
 import { tidyAsync } from "../tensor/memory.ts";
@@ -20,6 +22,15 @@ import { resizeBilinear, shortSideSize } from "../data/resize.ts";
 import { cleanCaption } from "../text/caption.ts";
 import { BertTokenizer } from "../text/bert_tokenizer.ts";
 import { padCaptions, tokenizeCaption } from "./batch.ts";
+import {
+  fuseViews,
+  testTimeViews,
+  undoView,
+  viewCaption,
+  viewFrames,
+  type ViewTransform,
+  type WindowResult,
+} from "./test_time_views.ts";
 
 export interface SegmentOptions {
   /** bert-base-uncased by default (loaded once per call when not given). */
@@ -35,8 +46,15 @@ export interface SegmentOptions {
   /** Also return every query slot's masks as `queryMasks` (to see which slot was best). */
   allQueries?: boolean;
   /**
-   * Called after each window's forward pass, before its tensors are freed (read what you need
-   * with `data()`); `start` is the window's first frame.
+   * Test-time augmentation (not in the reference): also segment the video mirrored ("hflip",
+   * the sentence's left and right swapped) and/or played backwards ("reverse", "moving left"
+   * read as "moving right"), every combination, and average the views slot by slot
+   * (src/pipeline/test_time_views.ts). Each view costs one more forward pass per window.
+   */
+  testTimeAugment?: readonly ViewTransform[];
+  /**
+   * Called after each window's forward pass of the plain view, before its tensors are freed
+   * (read what you need with `data()`); `start` is the window's first frame.
    */
   onWindow?: (out: DMFormerOutput, start: number) => Promise<void> | void;
 }
@@ -103,6 +121,70 @@ export function resizeLogits(
   return out;
 }
 
+/**
+ * One forward pass over `part` (frames already at the model's input size); host copies of the
+ * per-frame scores (max sigmoid over classes), boxes and mask logits.
+ */
+async function forwardWindow(
+  model: DMFormer,
+  part: RgbImage[],
+  captions: ReturnType<typeof padCaptions>,
+  backend: Backend,
+  onWindow?: (out: DMFormerOutput) => Promise<void> | void,
+): Promise<{ result: WindowResult; span: [number, number]; maskHW: number[] }> {
+  const t = part.length;
+  const { width: w, height: h } = part[0];
+  const q = model.config.numQueries;
+  const video = {
+    frames: tensor(normalizeFrames(part), [1, t, 3, h, w], { backend }),
+    mask: new Uint8Array(t * h * w),
+  };
+  try {
+    // no graph, and every tensor of the window is freed once its values are on the host
+    const { logits, boxes, masks, span, k, maskHW } = await noGrad(() =>
+      tidyAsync(async () => {
+        const out = await model.forward(video, captions, [[h, w]]);
+        await onWindow?.(out);
+        const [logits, boxes, masks] = await Promise.all([
+          out.pred_logits.data(),
+          out.pred_boxes.data(),
+          out.pred_masks.data(),
+        ]);
+        return {
+          logits,
+          boxes,
+          masks,
+          span: out.subjectChoice.spans[0],
+          k: out.pred_logits.shape[3],
+          maskHW: out.pred_masks.shape.slice(3),
+        };
+      })
+    );
+    const [mh, mw] = maskHW;
+    const result: WindowResult = { scores: [], boxes: [], masks: [] };
+    for (let f = 0; f < t; f++) {
+      const sc = new Float32Array(q);
+      for (let j = 0; j < q; j++) {
+        let best = -Infinity;
+        for (let c = 0; c < k; c++) best = Math.max(best, sigmoid(logits[(f * q + j) * k + c]));
+        sc[j] = best;
+      }
+      result.scores.push(sc);
+      result.boxes.push(Float32Array.from(boxes.subarray(f * q * 4, (f + 1) * q * 4)));
+      result.masks.push(
+        Array.from(
+          { length: q },
+          (_, j) =>
+            Float32Array.from(masks.subarray((f * q + j) * mh * mw, (f * q + j + 1) * mh * mw)),
+        ),
+      );
+    }
+    return { result, span, maskHW };
+  } finally {
+    video.frames.dispose();
+  }
+}
+
 /** Segments the object `sentence` refers to in every frame. */
 export async function segmentClip(
   model: DMFormer,
@@ -134,6 +216,16 @@ export async function segmentClip(
   const frameMasks: Float32Array[][] = []; // per frame, q maps of mh * mw
   let mh = 0, mw = 0;
   let subjectSpan: [number, number] = [0, 0];
+  const views = testTimeViews(options.testTimeAugment ?? []);
+  const viewCaptions = await Promise.all(
+    views.map(async (view) => {
+      if (!view.hflip && !view.reverse) return captions;
+      const text = viewCaption(caption, view);
+      return text === caption
+        ? captions
+        : padCaptions([await tokenizeCaption(tokenizer, text, maxLength)]);
+    }),
+  );
   const wasTraining = model.training;
   model.eval();
   try {
@@ -146,51 +238,23 @@ export async function segmentClip(
         }
         return f.width === w && f.height === h ? f : resizeBilinear(f, w, h);
       });
-      const t = part.length;
-      const video = {
-        frames: tensor(normalizeFrames(part), [1, t, 3, h, w], { backend }),
-        mask: new Uint8Array(t * h * w),
-      };
-      // no graph, and every tensor of the window is freed once its values are on the host
-      const { logits, boxes, masks, span, k, maskHW } = await noGrad(() =>
-        tidyAsync(async () => {
-          const out = await model.forward(video, captions, [[h, w]]);
-          await options.onWindow?.(out, s);
-          const [logits, boxes, masks] = await Promise.all([
-            out.pred_logits.data(),
-            out.pred_boxes.data(),
-            out.pred_masks.data(),
-          ]);
-          return {
-            logits,
-            boxes,
-            masks,
-            span: out.subjectChoice.spans[0],
-            k: out.pred_logits.shape[3],
-            maskHW: out.pred_masks.shape.slice(3),
-          };
-        })
-      );
-      if (s === 0) subjectSpan = span;
-      [mh, mw] = maskHW;
-      for (let f = 0; f < t; f++) {
-        const sc = new Float32Array(q);
-        for (let j = 0; j < q; j++) {
-          let best = -Infinity;
-          for (let c = 0; c < k; c++) best = Math.max(best, sigmoid(logits[(f * q + j) * k + c]));
-          sc[j] = best;
-        }
-        frameScores.push(sc);
-        frameBoxes.push(Float32Array.from(boxes.subarray(f * q * 4, (f + 1) * q * 4)));
-        frameMasks.push(
-          Array.from(
-            { length: q },
-            (_, j) =>
-              Float32Array.from(masks.subarray((f * q + j) * mh * mw, (f * q + j + 1) * mh * mw)),
-          ),
+      const results: WindowResult[] = [];
+      for (let v = 0; v < views.length; v++) {
+        const pass = await forwardWindow(
+          model,
+          viewFrames(part, views[v]),
+          viewCaptions[v],
+          backend,
+          v === 0 ? (out) => options.onWindow?.(out, s) : undefined,
         );
+        if (v === 0 && s === 0) subjectSpan = pass.span;
+        [mh, mw] = pass.maskHW;
+        results.push(undoView(pass.result, views[v], mw));
       }
-      video.frames.dispose();
+      const fused = fuseViews(results);
+      frameScores.push(...fused.scores);
+      frameBoxes.push(...fused.boxes);
+      frameMasks.push(...fused.masks);
     }
   } finally {
     model.train(wasTraining);

@@ -34,6 +34,7 @@
 import { isAbsolute, join } from "node:path";
 import { type DMFormerConfig, resolveConfig } from "../models/dmformer/config.ts";
 import { CHOICE_LOSS, GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
+import { parseViewTransforms, type ViewTransform } from "./test_time_views.ts";
 
 export type DatasetSpec =
   | { type: "ref-shapes" | "ytvos"; root: string; split?: string; subjectLabels?: string[] }
@@ -92,8 +93,11 @@ export interface TrainConfig {
   choiceLossWeight: number;
   maxTextLength: number;
   runDir: string;
-  /** Inference settings: frame short side (reference 360) and frames per forward pass. */
-  inference: { shortSide: number; windowFrames: number };
+  /**
+   * Inference settings: frame short side (reference 360), frames per forward pass and the
+   * test-time views (none by default; src/pipeline/test_time_views.ts).
+   */
+  inference: { shortSide: number; windowFrames: number; testTimeAugment: ViewTransform[] };
 }
 
 const TOP_KEYS = [
@@ -154,13 +158,19 @@ function intList(v: unknown, where: string): number[] {
   return v as number[];
 }
 
-/** The optional "inference" section ({"shortSide": 360, "windowFrames": 36}). */
+/**
+ * The optional "inference" section ({"shortSide": 360, "windowFrames": 36, "testTimeAugment":
+ * []}; "testTimeAugment" lists "hflip" and/or "reverse").
+ */
 export function parseInference(v: Json, where: string): TrainConfig["inference"] {
   const i = v ?? {};
-  checkKeys(i, ["shortSide", "windowFrames"], where);
+  checkKeys(i, ["shortSide", "windowFrames", "testTimeAugment"], where);
   return {
     shortSide: num(i.shortSide, `${where}.shortSide`, 360, { int: true, min: 8 }),
     windowFrames: num(i.windowFrames, `${where}.windowFrames`, 36, { int: true, min: 1 }),
+    testTimeAugment: i.testTimeAugment === undefined
+      ? []
+      : parseViewTransforms(i.testTimeAugment, `${where}.testTimeAugment`),
   };
 }
 

@@ -1,0 +1,206 @@
+/**
+ * Test-time augmentation for segmentClip (not in the reference; off by default): the video is
+ * also segmented mirrored left-right and/or played backwards, with the sentence rewritten to
+ * match, and the views are fused. Query slots are not comparable between forward passes, so each
+ * view's slots are first matched to the plain view's by mask overlap (Hungarian on the summed
+ * IoU over the window's frames); then per slot the per-frame scores and the mask logits are
+ * averaged over the views, and the query choice and the masks read the averages.
+ */
+import type { RgbImage } from "../media/frame.ts";
+import { swapLeftRight } from "../data/caption.ts";
+import { hungarian } from "../models/dmformer/hungarian.ts";
+
+/** A change of the input that a sentence can follow: mirror left-right, play backwards. */
+export type ViewTransform = "hflip" | "reverse";
+export const VIEW_TRANSFORMS: readonly ViewTransform[] = ["hflip", "reverse"];
+
+export interface TestTimeView {
+  hflip: boolean;
+  reverse: boolean;
+}
+
+/** The plain view first, then every combination of `transforms` (2^n views in all). */
+export function testTimeViews(transforms: readonly ViewTransform[]): TestTimeView[] {
+  const set = new Set(transforms);
+  const views: TestTimeView[] = [];
+  for (const hflip of set.has("hflip") ? [false, true] : [false]) {
+    for (const reverse of set.has("reverse") ? [false, true] : [false]) {
+      views.push({ hflip, reverse });
+    }
+  }
+  return views;
+}
+
+/**
+ * Reads a list of transforms ("hflip", "reverse"; "none" or an empty list for none), from a
+ * comma-separated string or an array; errors name `where`.
+ */
+export function parseViewTransforms(value: unknown, where: string): ViewTransform[] {
+  const items = typeof value === "string"
+    ? value.split(",").map((s) => s.trim()).filter((s) => s !== "")
+    : value;
+  if (!Array.isArray(items)) {
+    throw new Error(`${where}: expected a list of ${VIEW_TRANSFORMS.join(", ")} (or "none")`);
+  }
+  if (items.length === 1 && items[0] === "none") return [];
+  const out: ViewTransform[] = [];
+  for (const item of items) {
+    if (!VIEW_TRANSFORMS.includes(item as ViewTransform)) {
+      throw new Error(
+        `${where}: unknown view "${item}" (expected ${VIEW_TRANSFORMS.join(", ")} or "none")`,
+      );
+    }
+    if (out.includes(item as ViewTransform)) throw new Error(`${where}: "${item}" given twice`);
+    out.push(item as ViewTransform);
+  }
+  return out;
+}
+
+const REVERSED_DIRECTION: Record<string, string> = {
+  left: "right",
+  right: "left",
+  up: "down",
+  down: "up",
+};
+
+/**
+ * The sentence for the video played backwards: a direction after "moving" turns around ("moving
+ * left" -> "moving right", "moving up" -> "moving down"). Only that wording is rewritten, so the
+ * reverse view suits sentences whose time-dependent words are directions of motion (Ref-Shapes);
+ * "sits down" or "walks towards the camera" would need more than this.
+ */
+export function reverseMotionWords(caption: string): string {
+  return caption.replace(
+    /\bmoving (left|right|up|down)\b/g,
+    (_, direction: string) => `moving ${REVERSED_DIRECTION[direction]}`,
+  );
+}
+
+/** The sentence as it reads in `view` (the horizontal flip swaps left and right as in training). */
+export function viewCaption(caption: string, view: TestTimeView): string {
+  let out = view.hflip ? swapLeftRight(caption) : caption;
+  if (view.reverse) out = reverseMotionWords(out);
+  return out;
+}
+
+function mirrorImage(img: RgbImage): RgbImage {
+  const { width: w, height: h } = img;
+  const data = new Uint8Array(img.data.length);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = (y * w + x) * 3, d = (y * w + w - 1 - x) * 3;
+      data[d] = img.data[s];
+      data[d + 1] = img.data[s + 1];
+      data[d + 2] = img.data[s + 2];
+    }
+  }
+  return { width: w, height: h, data };
+}
+
+/** The frames as `view` shows them. */
+export function viewFrames(frames: RgbImage[], view: TestTimeView): RgbImage[] {
+  const out = view.hflip ? frames.map(mirrorImage) : [...frames];
+  return view.reverse ? out.reverse() : out;
+}
+
+/** One forward pass's host copies, per frame: q scores, q boxes (cx, cy, w, h), q logit maps. */
+export interface WindowResult {
+  scores: Float32Array[];
+  boxes: Float32Array[];
+  masks: Float32Array[][];
+}
+
+function mirrorMap(map: Float32Array, w: number): Float32Array {
+  const out = new Float32Array(map.length);
+  for (let row = 0; row < map.length; row += w) {
+    for (let x = 0; x < w; x++) out[row + w - 1 - x] = map[row + x];
+  }
+  return out;
+}
+
+/** Brings a view's result back to the plain view's frame order and orientation (maps `mw` wide). */
+export function undoView(result: WindowResult, view: TestTimeView, mw: number): WindowResult {
+  let { scores, boxes, masks } = result;
+  if (view.hflip) {
+    boxes = boxes.map((b) => {
+      const out = Float32Array.from(b);
+      for (let i = 0; i < out.length; i += 4) out[i] = 1 - out[i];
+      return out;
+    });
+    masks = masks.map((perSlot) => perSlot.map((m) => mirrorMap(m, mw)));
+  }
+  if (view.reverse) {
+    scores = [...scores].reverse();
+    boxes = [...boxes].reverse();
+    masks = [...masks].reverse();
+  }
+  return { scores, boxes, masks };
+}
+
+/**
+ * match[i] = the slot of `other` that segments what slot i of `reference` does: the assignment
+ * with the largest IoU (mask logits > 0) summed over frames.
+ */
+export function matchSlots(reference: Float32Array[][], other: Float32Array[][]): number[] {
+  if (reference.length !== other.length) {
+    throw new Error(`test-time views: ${reference.length} frames against ${other.length}`);
+  }
+  const q = reference[0]?.length ?? 0;
+  const cost = Array.from({ length: q }, () => new Array<number>(q).fill(0));
+  for (let f = 0; f < reference.length; f++) {
+    for (let i = 0; i < q; i++) {
+      for (let j = 0; j < q; j++) {
+        const a = reference[f][i], b = other[f][j];
+        let inter = 0, union = 0;
+        for (let p = 0; p < a.length; p++) {
+          const x = a[p] > 0, y = b[p] > 0;
+          if (x && y) inter++;
+          if (x || y) union++;
+        }
+        cost[i][j] -= union === 0 ? 1 : inter / union;
+      }
+    }
+  }
+  const match = new Array<number>(q).fill(0);
+  for (const [i, j] of hungarian(cost)) match[i] = j;
+  return match;
+}
+
+/** Averages the views' (already undone) results slot by slot, matched to the first view's slots. */
+export function fuseViews(results: WindowResult[]): WindowResult {
+  if (results.length === 1) return results[0];
+  const [plain] = results;
+  const matches = results.map((r, v) => v === 0 ? null : matchSlots(plain.masks, r.masks));
+  const n = results.length;
+  const slotOf = (v: number, i: number) => matches[v] ? matches[v]![i] : i;
+  const q = plain.scores[0].length;
+  return {
+    scores: plain.scores.map((_, f) =>
+      Float32Array.from({ length: q }, (_, i) => {
+        let s = 0;
+        for (let v = 0; v < n; v++) s += results[v].scores[f][slotOf(v, i)];
+        return s / n;
+      })
+    ),
+    boxes: plain.boxes.map((_, f) => {
+      const out = new Float32Array(q * 4);
+      for (let i = 0; i < q; i++) {
+        for (let v = 0; v < n; v++) {
+          const j = slotOf(v, i);
+          for (let c = 0; c < 4; c++) out[i * 4 + c] += results[v].boxes[f][j * 4 + c] / n;
+        }
+      }
+      return out;
+    }),
+    masks: plain.masks.map((perSlot, f) =>
+      perSlot.map((m, i) => {
+        const out = new Float32Array(m.length);
+        for (let v = 0; v < n; v++) {
+          const src = results[v].masks[f][slotOf(v, i)];
+          for (let p = 0; p < out.length; p++) out[p] += src[p] / n;
+        }
+        return out;
+      })
+    ),
+  };
+}
