@@ -153,6 +153,7 @@ describe("errors", () => {
     expect(await codeOf(model.segment(odd, "a cat"))).toBe("invalid_input");
     expect(await codeOf(model.segment(frames, "a cat", { threshold: 2 }))).toBe("invalid_input");
     expect(await codeOf(model.segment(frames, "a cat", { windowSize: 0 }))).toBe("invalid_input");
+    expect(await codeOf(model.segment(frames, "a cat", { clipFrames: 1.5 }))).toBe("invalid_input");
     const views = ["hflip", "rotate"] as unknown as ["hflip"];
     expect(await codeOf(model.segment(frames, "a cat", { testTimeAugment: views }))).toBe(
       "invalid_input",

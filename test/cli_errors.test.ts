@@ -152,6 +152,11 @@ describe("command-line errors are one clear line", () => {
       [...base, "--config", `${root}/c.json`, "--sentence", "the circle", "--tta", "hflip,vflip"],
       '--tta: unknown view "vflip" (expected hflip, reverse or "none")',
     );
+    await expectOneLine(
+      "infer",
+      [...base, "--config", `${root}/c.json`, "--sentence", "the circle", "--clip-frames", "2.5"],
+      '--clip-frames must be an integer >= 0, got "2.5"',
+    );
     const r = await run("infer", [
       ...base,
       "--config",

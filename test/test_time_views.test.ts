@@ -153,7 +153,7 @@ describe("test-time views: the pieces", () => {
     expect(() => matchSlots(plain.masks, [plain.masks[0]])).toThrow("2 frames against 1");
   });
 
-  test("a config's inference.testTimeAugment is read and checked", () => {
+  test("a config's inference.testTimeAugment and clipFrames are read and checked", () => {
     const base = {
       model: "tiny",
       datasets: [{ type: "ref-shapes", root: "d" }],
@@ -169,13 +169,19 @@ describe("test-time views: the pieces", () => {
     expect(() => parseTrainConfig(bad, "", "c.json")).toThrow(
       'c.json: inference.testTimeAugment: unknown view "rotate"',
     );
+    expect(parseTrainConfig(plain, "", "c.json").inference.clipFrames).toBe(0);
+    const clips = { ...base, inference: { clipFrames: 5 } };
+    expect(parseTrainConfig(clips, "", "c.json").inference.clipFrames).toBe(5);
+    const badClips = { ...base, inference: { clipFrames: -1 } };
+    expect(() => parseTrainConfig(badClips, "", "c.json")).toThrow("c.json: inference.clipFrames");
   });
 });
 
 /**
  * A stand-in for DMFormer whose outputs follow the pixels it is given exactly as a perfectly
  * mirror- and time-equivariant model's would, with its slots rotated by a function of the
- * sentence (so the views' slots must be matched). Records each call's tokens.
+ * sentence and the number of frames (so the slots of views and clips must be matched). Records
+ * each call's tokens.
  */
 function fakeModel(calls: number[][]) {
   const backend = getBackend("cpu");
@@ -203,7 +209,7 @@ function fakeModel(calls: number[][]) {
       });
       const tokens = Array.from(captions.inputIds.subarray(0, captions.padLength));
       calls.push(tokens);
-      const r = equivariantResult(seen, tokens.reduce((a, b) => a + b, 0) % Q);
+      const r = equivariantResult(seen, (tokens.reduce((a, b) => a + b, 0) + t) % Q);
       const logits = r.scores.flatMap((s) => [...s].map((p) => Math.log(p / (1 - p))));
       const flat = (rows: Float32Array[]) => Float32Array.from(rows.flatMap((b) => [...b]));
       return {
@@ -270,5 +276,28 @@ describe("segmentClip with test-time views", () => {
     });
     expect(calls.length).toBe(12);
     expectSameSegmentation(fused, plain);
+  });
+
+  test("clipFrames: clips matched to the whole-window anchor give the plain result", async () => {
+    const tokenizer = await BertTokenizer.load();
+    const frames = randomFrames(5, 6, 8, 5);
+    const calls: number[][] = [];
+    const options = { tokenizer, shortSide: null, windowFrames: 36 } as const;
+    const plain = await segmentClip(fakeModel(calls), frames, "the big star", options);
+    calls.length = 0;
+    const clipped = await segmentClip(fakeModel(calls), frames, "the big star", {
+      ...options,
+      clipFrames: 2,
+    });
+    expect(calls.length).toBe(4); // the anchor, then clips of 2, 2 and 1 frames
+    expectSameSegmentation(clipped, plain);
+    calls.length = 0;
+    const both = await segmentClip(fakeModel(calls), frames, "the big star", {
+      ...options,
+      clipFrames: 2,
+      testTimeAugment: ["hflip"],
+    });
+    expect(calls.length).toBe(8);
+    expectSameSegmentation(both, plain);
   });
 });

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import {
   checkBackendName,
   CliError,
+  firstLine,
   mustExist,
+  nonNegativeInt,
   openBackend,
   parseCli,
   runCli,
@@ -32,22 +34,25 @@ import { readYtvosMeta } from "../src/data/ytvos.ts";
 export const HELP = `The DMFormer demo: one bundled video, two sentences, two different objects.
 
 Usage:
-  deno task demo [--out <dir>] [--clip <name>] [--backend <name>]
+  deno task demo [--out <dir>] [--clip <name>] [--backend <name>] [--tta <list>] [--clip-frames <n>]
 
 Options:
   --out <dir>        output folder (default ./demo-output)
   --clip <name>      which bundled clip (default: the first in demo/clips/clips.json)
   --all              run every bundled clip and every sentence, print the mean J&F
-  --backend <name>   cpu (default), native, webgpu, auto
+  --backend <name>   cpu, native, webgpu, auto (default: native when a C compiler can build it
+                     here, else cpu without the test-time views, which would make it ~2 min)
   --tta <list>       test-time views: hflip, reverse, hflip,reverse or none (default: the bundled
                      config's inference.testTimeAugment; with --bundle, written into it)
+  --clip-frames <n>  clips of n frames, slots anchored by a whole-video pass; 0 = off (default:
+                     the bundled config's inference.clipFrames; with --bundle, written into it)
   -h, --help         this text
 
 Writes <out>/<clip>/<nn-sentence>/{masks/*.png, overlay.mp4, result.json} and prints the
 J&F of each sentence against the bundled ground truth (demo/clips/<clip>/*.png).
 
 Maintainers: rebuild demo/ from a Ref-Shapes tree and a trained run
-  deno run -A tools/demo.ts --bundle --half --tta hflip --data data/ref-shapes \\
+  deno run -A tools/demo.ts --bundle --half --tta hflip --clip-frames 5 --data data/ref-shapes \\
     --run runs/refine1_fit2/model.safetensors \\
     --config configs/ref_shapes_w32_refine1.json --videos valid_0023,valid_0015,valid_0024
   (--half stores the weights as float16: half the size, read back as float32; docs/demo.md)
@@ -55,7 +60,7 @@ Maintainers: rebuild demo/ from a Ref-Shapes tree and a trained run
 Examples:
   deno task demo
   deno task demo --clip valid_0015 --out /tmp/demo
-  deno task demo --tta none     # the plain view only (faster, J&F a little lower)
+  deno task demo --tta none --clip-frames 0   # the reference's inference only (faster)
 `;
 
 interface ClipEntry {
@@ -93,6 +98,8 @@ async function bundle(values: Record<string, unknown>) {
   delete trainConfig.init;
   const views = viewTransformsOption(values.tta as string | undefined);
   if (views) trainConfig.inference = { ...trainConfig.inference, testTimeAugment: views };
+  const clipFrames = nonNegativeInt(values["clip-frames"] as string | undefined, "clip-frames");
+  if (clipFrames !== undefined) trainConfig.inference = { ...trainConfig.inference, clipFrames };
   await Deno.writeTextFile(join(DEMO, "config.json"), JSON.stringify(trainConfig, null, 2) + "\n");
   const entries: ClipEntry[] = [];
   for (const video of videos) {
@@ -163,7 +170,7 @@ export async function main(args: string[]): Promise<void> {
     out: { type: "string", default: "demo-output" },
     clip: { type: "string" },
     all: { type: "boolean" },
-    backend: { type: "string", default: "cpu" },
+    backend: { type: "string" },
     bundle: { type: "boolean" },
     half: { type: "boolean" },
     data: { type: "string" },
@@ -171,6 +178,7 @@ export async function main(args: string[]): Promise<void> {
     config: { type: "string" },
     videos: { type: "string" },
     tta: { type: "string" },
+    "clip-frames": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -178,8 +186,9 @@ export async function main(args: string[]): Promise<void> {
     return;
   }
   if (values.bundle) return await bundle(values);
-  checkBackendName(values.backend!);
-  const ttaArg = viewTransformsOption(values.tta);
+  if (values.backend) checkBackendName(values.backend);
+  let ttaArg = viewTransformsOption(values.tta);
+  const clipFramesArg = nonNegativeInt(values["clip-frames"], "clip-frames");
   const started = performance.now();
   await mustExist(join(DEMO, "weights.safetensors"), "demo weights", "file");
   await mustExist(join(DEMO, "clips", "clips.json"), "demo clip list", "file");
@@ -192,7 +201,21 @@ export async function main(args: string[]): Promise<void> {
       `no bundled clip "${values.clip}" (have: ${clips.map((c) => c.name).join(", ")})`,
     );
   }
-  const backend = await openBackend(values.backend!);
+  let backend;
+  if (values.backend) {
+    backend = await openBackend(values.backend);
+  } else {
+    try {
+      backend = await openBackend("native");
+    } catch (error) {
+      backend = await openBackend("cpu");
+      ttaArg ??= [];
+      console.log(
+        `note: ${firstLine(error).replace(/\.$/, "")}. Running on cpu without the test-time ` +
+          `views (--backend cpu keeps them: about 2 min).`,
+      );
+    }
+  }
   const loaded = await loadModelForInference(
     join(DEMO, "weights.safetensors"),
     join(DEMO, "config.json"),
@@ -224,6 +247,7 @@ export async function main(args: string[]): Promise<void> {
         shortSide: loaded.setup.inference.shortSide,
         windowFrames: loaded.setup.inference.windowFrames,
         testTimeAugment: ttaArg ?? loaded.setup.inference.testTimeAugment,
+        clipFrames: clipFramesArg ?? loaded.setup.inference.clipFrames,
         maxLength: loaded.setup.maxTextLength,
       });
       const dir = join(values.out!, entry.name, slug(s.text, i));

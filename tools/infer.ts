@@ -8,6 +8,7 @@ import {
   checkBackendName,
   CliError,
   mustExist,
+  nonNegativeInt,
   openBackend,
   parseCli,
   positiveInt,
@@ -53,6 +54,8 @@ Options:
                         swapped in the sentence), reverse (played backwards, "moving left" read as
                         "moving right"), hflip,reverse (all four views), or none (default: config
                         inference.testTimeAugment, none); each view is one more forward pass
+  --clip-frames <n>     run clips of n frames, slots anchored by one whole-window pass; 0 = off
+                        (default: config inference.clipFrames, 0)
   --format <list>       overlay formats: mp4, gif or mp4,gif (default mp4)
   --fps <n>             overlay frame rate (default: the video's, 10 for frame folders)
   --max-frames <n>      read at most n frames
@@ -84,6 +87,7 @@ export async function main(args: string[]): Promise<void> {
     "short-side": { type: "string" },
     window: { type: "string" },
     tta: { type: "string" },
+    "clip-frames": { type: "string" },
     format: { type: "string", default: "mp4" },
     fps: { type: "string" },
     "max-frames": { type: "string" },
@@ -129,6 +133,7 @@ export async function main(args: string[]): Promise<void> {
   const shortSideArg = positiveInt(values["short-side"], "short-side");
   const windowArg = positiveInt(values.window, "window");
   const ttaArg = viewTransformsOption(values.tta);
+  const clipFramesArg = nonNegativeInt(values["clip-frames"], "clip-frames");
   const limit = positiveInt(values.limit, "limit");
   const maxFrames = positiveInt(values["max-frames"], "max-frames");
   const fpsArg = values.fps === undefined ? undefined : Number(values.fps);
@@ -140,6 +145,7 @@ export async function main(args: string[]): Promise<void> {
     const shortSide = shortSideArg ?? loaded.setup.inference.shortSide;
     const windowFrames = windowArg ?? loaded.setup.inference.windowFrames;
     const testTimeAugment = ttaArg ?? loaded.setup.inference.testTimeAugment;
+    const clipFrames = clipFramesArg ?? loaded.setup.inference.clipFrames;
     const log = (s: string) => {
       if (!values.quiet) console.log(s);
     };
@@ -155,6 +161,7 @@ export async function main(args: string[]): Promise<void> {
           shortSide,
           windowFrames,
           testTimeAugment,
+          clipFrames,
           maxLength: loaded.setup.maxTextLength,
         });
         if (seg.nounChunkFallback) {
@@ -186,6 +193,7 @@ export async function main(args: string[]): Promise<void> {
       shortSide,
       windowFrames,
       testTimeAugment,
+      clipFrames,
       maxLength: loaded.setup.maxTextLength,
       limit,
       onProgress: (done, total, e) => {

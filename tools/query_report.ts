@@ -6,6 +6,7 @@ import {
   checkBackendName,
   CliError,
   mustExist,
+  nonNegativeInt,
   openBackend,
   parseCli,
   positiveInt,
@@ -43,6 +44,7 @@ Options:
   --short-side <px>     resize frames to this short side (default: config inference.shortSide)
   --tta <list>          test-time views as in deno task infer: hflip, reverse, hflip,reverse or
                         none (default: config inference.testTimeAugment)
+  --clip-frames <n>     clips of n frames anchored by a whole-window pass, as in deno task infer
   --backend <name>      cpu (default), native, webgpu, auto
   --quiet               no progress lines
   -h, --help            this text
@@ -62,6 +64,7 @@ export async function main(args: string[]): Promise<void> {
     limit: { type: "string" },
     "short-side": { type: "string" },
     tta: { type: "string" },
+    "clip-frames": { type: "string" },
     backend: { type: "string", default: "cpu" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -81,6 +84,7 @@ export async function main(args: string[]): Promise<void> {
   const limit = positiveInt(values.limit, "limit");
   const shortSideArg = positiveInt(values["short-side"], "short-side");
   const ttaArg = viewTransformsOption(values.tta);
+  const clipFramesArg = nonNegativeInt(values["clip-frames"], "clip-frames");
   const backend = await openBackend(values.backend!);
   const loaded = await loadModelForInference(values.checkpoint, values.config, backend);
   const jobs = await ytvosJobs(values.data, values.split!);
@@ -88,6 +92,7 @@ export async function main(args: string[]): Promise<void> {
     shortSide: shortSideArg ?? loaded.setup.inference.shortSide,
     windowFrames: loaded.setup.inference.windowFrames,
     testTimeAugment: ttaArg ?? loaded.setup.inference.testTimeAugment,
+    clipFrames: clipFramesArg ?? loaded.setup.inference.clipFrames,
     maxLength: loaded.setup.maxTextLength,
     limit,
     onProgress: (done, total, e) => {

@@ -79,6 +79,11 @@ export interface SegmentOptions {
    * inference.testTimeAugment, else none.
    */
   testTimeAugment?: readonly ViewTransform[];
+  /**
+   * Run the model on clips of this many frames, their query slots anchored by one whole-window
+   * pass (not in the reference; 0 = off). Default: the config file's inference.clipFrames, else 0.
+   */
+  clipFrames?: number;
 }
 
 /** A box in pixels of the input frame: left, top, right, bottom. */
@@ -145,6 +150,7 @@ interface Setup {
   inputSize?: number;
   windowSize?: number;
   testTimeAugment?: ViewTransform[];
+  clipFrames?: number;
   maxTextLength?: number;
 }
 
@@ -157,6 +163,7 @@ async function readConfigFile(path: string): Promise<Setup> {
       inputSize: setup.inference.shortSide,
       windowSize: setup.inference.windowFrames,
       testTimeAugment: setup.inference.testTimeAugment,
+      clipFrames: setup.inference.clipFrames,
       maxTextLength: setup.maxTextLength,
     };
   } catch (error) {
@@ -262,6 +269,10 @@ function checkOptions(options: SegmentOptions): void {
       throw bad(firstLine(error));
     }
   }
+  const { clipFrames } = options;
+  if (clipFrames !== undefined && !(Number.isInteger(clipFrames) && clipFrames >= 0)) {
+    throw bad(`clipFrames must be an integer >= 0, got ${clipFrames}`);
+  }
   if (threshold !== undefined && !(threshold > 0 && threshold < 1)) {
     throw bad(`threshold must be in (0, 1), got ${threshold}`);
   }
@@ -308,6 +319,7 @@ class Model implements SegmentationModel {
       inputSize: number | null;
       windowSize: number;
       testTimeAugment: readonly ViewTransform[];
+      clipFrames: number;
       maxTextLength?: number;
     },
   ) {
@@ -328,6 +340,7 @@ class Model implements SegmentationModel {
         shortSide: options.inputSize === undefined ? defaults.inputSize : options.inputSize,
         windowFrames: window,
         testTimeAugment: options.testTimeAugment ?? defaults.testTimeAugment,
+        clipFrames: options.clipFrames ?? defaults.clipFrames,
         threshold: options.threshold ?? 0.5,
         ...(defaults.maxTextLength ? { maxLength: defaults.maxTextLength } : {}),
       });
@@ -502,6 +515,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Segmentation
     inputSize,
     windowSize: setup.windowSize ?? DEFAULT_WINDOW,
     testTimeAugment: setup.testTimeAugment ?? [],
+    clipFrames: setup.clipFrames ?? 0,
     maxTextLength: setup.maxTextLength,
   });
 }

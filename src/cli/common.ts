@@ -81,7 +81,6 @@ export function nonNegativeNumber(v: string | undefined, name: string): number |
   return n;
 }
 
-/** An optional positive integer option (`--name`), or a one-line error naming it. */
 /** `--tta hflip,reverse` / `--tta none`; undefined when the option is not given. */
 export function viewTransformsOption(v: string | undefined): ViewTransform[] | undefined {
   if (v === undefined) return undefined;
@@ -92,6 +91,16 @@ export function viewTransformsOption(v: string | undefined): ViewTransform[] | u
   }
 }
 
+/** An optional integer option >= 0 (`--name`), or a one-line error naming it. */
+export function nonNegativeInt(v: string | undefined, name: string): number | undefined {
+  const n = nonNegativeNumber(v, name);
+  if (n !== undefined && !Number.isInteger(n)) {
+    throw new CliError(`--${name} must be an integer >= 0, got "${v}"`);
+  }
+  return n;
+}
+
+/** An optional positive integer option (`--name`), or a one-line error naming it. */
 export function positiveInt(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);

@@ -200,6 +200,8 @@ export interface BenchmarkOptions {
   maxLength: number;
   /** Test-time views (segmentClip's `testTimeAugment`). */
   testTimeAugment?: readonly ViewTransform[];
+  /** Clips of this many frames anchored by a whole-window pass (segmentClip's `clipFrames`). */
+  clipFrames?: number;
   /** Only the first n expressions (quick checks). */
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -241,6 +243,7 @@ export async function runBenchmark(
       shortSide: options.shortSide,
       windowFrames: options.windowFrames,
       testTimeAugment: options.testTimeAugment,
+      clipFrames: options.clipFrames,
       maxLength: options.maxLength,
     });
     const dir = join(options.out, "Annotations", e.video, e.expId);

@@ -20,6 +20,7 @@ export interface QueryReportOptions {
   shortSide: number | null;
   windowFrames: number;
   testTimeAugment?: readonly ViewTransform[];
+  clipFrames?: number;
   maxLength: number;
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -43,6 +44,7 @@ export async function runQueryReport(
       shortSide: options.shortSide,
       windowFrames: options.windowFrames,
       testTimeAugment: options.testTimeAugment,
+      clipFrames: options.clipFrames,
       maxLength: options.maxLength,
       allQueries: true,
     });

@@ -23,7 +23,10 @@ import { cleanCaption } from "../text/caption.ts";
 import { BertTokenizer } from "../text/bert_tokenizer.ts";
 import { padCaptions, tokenizeCaption } from "./batch.ts";
 import {
+  concatFrames,
   fuseViews,
+  matchSlots,
+  reorderSlots,
   testTimeViews,
   undoView,
   viewCaption,
@@ -52,6 +55,14 @@ export interface SegmentOptions {
    * (src/pipeline/test_time_views.ts). Each view costs one more forward pass per window.
    */
   testTimeAugment?: readonly ViewTransform[];
+  /**
+   * Not in the reference (0 = off, the default): run the model on consecutive clips of this many
+   * frames (the training clip length) instead of whole windows. Query slots mean nothing across
+   * forward passes, so each window (and view) still gets one whole pass that only anchors the
+   * slots: every clip's slots are matched to the anchor's by mask overlap on the clip's frames.
+   * Costs one more forward pass's worth of frames per window and view.
+   */
+  clipFrames?: number;
   /**
    * Called after each window's forward pass of the plain view, before its tensors are freed
    * (read what you need with `data()`); `start` is the window's first frame.
@@ -185,6 +196,24 @@ async function forwardWindow(
   }
 }
 
+/** `frames` in clips of `clip` frames, each clip's slots matched to the anchor pass's. */
+async function clipWise(
+  model: DMFormer,
+  frames: RgbImage[],
+  captions: ReturnType<typeof padCaptions>,
+  backend: Backend,
+  clip: number,
+  anchor: { result: WindowResult },
+): Promise<WindowResult> {
+  const parts: WindowResult[] = [];
+  for (let s = 0; s < frames.length; s += clip) {
+    const { result } = await forwardWindow(model, frames.slice(s, s + clip), captions, backend);
+    const order = matchSlots(anchor.result.masks.slice(s, s + clip), result.masks);
+    parts.push(reorderSlots(result, order));
+  }
+  return concatFrames(parts);
+}
+
 /** Segments the object `sentence` refers to in every frame. */
 export async function segmentClip(
   model: DMFormer,
@@ -249,7 +278,11 @@ export async function segmentClip(
         );
         if (v === 0 && s === 0) subjectSpan = pass.span;
         [mh, mw] = pass.maskHW;
-        results.push(undoView(pass.result, views[v], mw));
+        const clip = options.clipFrames ?? 0;
+        const result = clip > 0 && clip < part.length
+          ? await clipWise(model, viewFrames(part, views[v]), viewCaptions[v], backend, clip, pass)
+          : pass.result;
+        results.push(undoView(result, views[v], mw));
       }
       const fused = fuseViews(results);
       frameScores.push(...fused.scores);

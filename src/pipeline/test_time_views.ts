@@ -166,6 +166,28 @@ export function matchSlots(reference: Float32Array[][], other: Float32Array[][])
   return match;
 }
 
+/** `result` with slot i taken from its slot `order[i]` (e.g. the order matchSlots returns). */
+export function reorderSlots(result: WindowResult, order: number[]): WindowResult {
+  return {
+    scores: result.scores.map((s) => Float32Array.from(order, (j) => s[j])),
+    boxes: result.boxes.map((b) => {
+      const out = new Float32Array(order.length * 4);
+      order.forEach((j, i) => out.set(b.subarray(j * 4, j * 4 + 4), i * 4));
+      return out;
+    }),
+    masks: result.masks.map((perSlot) => order.map((j) => perSlot[j])),
+  };
+}
+
+/** Consecutive frames' results, one after the other. */
+export function concatFrames(parts: WindowResult[]): WindowResult {
+  return {
+    scores: parts.flatMap((p) => p.scores),
+    boxes: parts.flatMap((p) => p.boxes),
+    masks: parts.flatMap((p) => p.masks),
+  };
+}
+
 /** Averages the views' (already undone) results slot by slot, matched to the first view's slots. */
 export function fuseViews(results: WindowResult[]): WindowResult {
   if (results.length === 1) return results[0];

@@ -97,7 +97,13 @@ export interface TrainConfig {
    * Inference settings: frame short side (reference 360), frames per forward pass and the
    * test-time views (none by default; src/pipeline/test_time_views.ts).
    */
-  inference: { shortSide: number; windowFrames: number; testTimeAugment: ViewTransform[] };
+  inference: {
+    shortSide: number;
+    windowFrames: number;
+    testTimeAugment: ViewTransform[];
+    /** Clips of this many frames with a whole-window anchor pass (0 = off; segment.ts). */
+    clipFrames: number;
+  };
 }
 
 const TOP_KEYS = [
@@ -160,17 +166,18 @@ function intList(v: unknown, where: string): number[] {
 
 /**
  * The optional "inference" section ({"shortSide": 360, "windowFrames": 36, "testTimeAugment":
- * []}; "testTimeAugment" lists "hflip" and/or "reverse").
+ * [], "clipFrames": 0}; "testTimeAugment" lists "hflip" and/or "reverse").
  */
 export function parseInference(v: Json, where: string): TrainConfig["inference"] {
   const i = v ?? {};
-  checkKeys(i, ["shortSide", "windowFrames", "testTimeAugment"], where);
+  checkKeys(i, ["shortSide", "windowFrames", "testTimeAugment", "clipFrames"], where);
   return {
     shortSide: num(i.shortSide, `${where}.shortSide`, 360, { int: true, min: 8 }),
     windowFrames: num(i.windowFrames, `${where}.windowFrames`, 36, { int: true, min: 1 }),
     testTimeAugment: i.testTimeAugment === undefined
       ? []
       : parseViewTransforms(i.testTimeAugment, `${where}.testTimeAugment`),
+    clipFrames: num(i.clipFrames, `${where}.clipFrames`, 0, { int: true, min: 0 }),
   };
 }
 
