@@ -269,9 +269,10 @@ export async function segmentClip(
       });
       const results: WindowResult[] = [];
       for (let v = 0; v < views.length; v++) {
+        const seen = viewFrames(part, views[v]);
         const pass = await forwardWindow(
           model,
-          viewFrames(part, views[v]),
+          seen,
           viewCaptions[v],
           backend,
           v === 0 ? (out) => options.onWindow?.(out, s) : undefined,
@@ -280,7 +281,7 @@ export async function segmentClip(
         [mh, mw] = pass.maskHW;
         const clip = options.clipFrames ?? 0;
         const result = clip > 0 && clip < part.length
-          ? await clipWise(model, viewFrames(part, views[v]), viewCaptions[v], backend, clip, pass)
+          ? await clipWise(model, seen, viewCaptions[v], backend, clip, pass)
           : pass.result;
         results.push(undoView(result, views[v], mw));
       }
