@@ -10,12 +10,11 @@ import {
   checkBackendName,
   CliError,
   firstLine,
+  inferenceFlags,
   mustExist,
-  nonNegativeInt,
   openBackend,
   parseCli,
   runCli,
-  viewTransformsOption,
 } from "../src/cli/common.ts";
 import {
   loadModelForInference,
@@ -96,10 +95,7 @@ async function bundle(values: Record<string, unknown>) {
   // the bundled config: the training config less its init, a local file the bundled weights replace
   const trainConfig = JSON.parse(await Deno.readTextFile(config));
   delete trainConfig.init;
-  const views = viewTransformsOption(values.tta as string | undefined);
-  if (views) trainConfig.inference = { ...trainConfig.inference, testTimeAugment: views };
-  const clipFrames = nonNegativeInt(values["clip-frames"] as string | undefined, "clip-frames");
-  if (clipFrames !== undefined) trainConfig.inference = { ...trainConfig.inference, clipFrames };
+  trainConfig.inference = { ...trainConfig.inference, ...inferenceFlags(values) };
   await Deno.writeTextFile(join(DEMO, "config.json"), JSON.stringify(trainConfig, null, 2) + "\n");
   const entries: ClipEntry[] = [];
   for (const video of videos) {
@@ -187,8 +183,7 @@ export async function main(args: string[]): Promise<void> {
   }
   if (values.bundle) return await bundle(values);
   if (values.backend) checkBackendName(values.backend);
-  let ttaArg = viewTransformsOption(values.tta);
-  const clipFramesArg = nonNegativeInt(values["clip-frames"], "clip-frames");
+  const flags = inferenceFlags(values);
   const started = performance.now();
   await mustExist(join(DEMO, "weights.safetensors"), "demo weights", "file");
   await mustExist(join(DEMO, "clips", "clips.json"), "demo clip list", "file");
@@ -209,7 +204,7 @@ export async function main(args: string[]): Promise<void> {
       backend = await openBackend("native");
     } catch (error) {
       backend = await openBackend("cpu");
-      ttaArg ??= [];
+      flags.testTimeAugment ??= [];
       console.log(
         `note: ${firstLine(error).replace(/\.$/, "")}. Running on cpu without the test-time ` +
           `views (--backend cpu keeps them: about 2 min).`,
@@ -244,10 +239,8 @@ export async function main(args: string[]): Promise<void> {
       const s = sentences[i];
       const seg = await segmentClip(loaded.model, input.frames, s.text, {
         tokenizer: loaded.tokenizer,
-        shortSide: loaded.setup.inference.shortSide,
-        windowFrames: loaded.setup.inference.windowFrames,
-        testTimeAugment: ttaArg ?? loaded.setup.inference.testTimeAugment,
-        clipFrames: clipFramesArg ?? loaded.setup.inference.clipFrames,
+        ...loaded.setup.inference,
+        ...flags,
         maxLength: loaded.setup.maxTextLength,
       });
       const dir = join(values.out!, entry.name, slug(s.text, i));

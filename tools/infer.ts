@@ -7,13 +7,12 @@
 import {
   checkBackendName,
   CliError,
+  inferenceFlags,
   mustExist,
-  nonNegativeInt,
   openBackend,
   parseCli,
   positiveInt,
   runCli,
-  viewTransformsOption,
 } from "../src/cli/common.ts";
 import {
   davisJobs,
@@ -130,10 +129,7 @@ export async function main(args: string[]): Promise<void> {
   if (values.frames) await mustExist(values.frames, "frame folder", "dir");
   if (values.ytvos) await mustExist(values.ytvos, "Ref-YouTube-VOS root", "dir");
   if (values.davis) await mustExist(values.davis, "Ref-DAVIS17 root", "dir");
-  const shortSideArg = positiveInt(values["short-side"], "short-side");
-  const windowArg = positiveInt(values.window, "window");
-  const ttaArg = viewTransformsOption(values.tta);
-  const clipFramesArg = nonNegativeInt(values["clip-frames"], "clip-frames");
+  const flags = inferenceFlags(values);
   const limit = positiveInt(values.limit, "limit");
   const maxFrames = positiveInt(values["max-frames"], "max-frames");
   const fpsArg = values.fps === undefined ? undefined : Number(values.fps);
@@ -142,10 +138,7 @@ export async function main(args: string[]): Promise<void> {
   const loaded = await loadModelForInference(values.checkpoint, values.config, backend);
   if (values.profile) startProfile();
   try {
-    const shortSide = shortSideArg ?? loaded.setup.inference.shortSide;
-    const windowFrames = windowArg ?? loaded.setup.inference.windowFrames;
-    const testTimeAugment = ttaArg ?? loaded.setup.inference.testTimeAugment;
-    const clipFrames = clipFramesArg ?? loaded.setup.inference.clipFrames;
+    const inference = { ...loaded.setup.inference, ...flags };
     const log = (s: string) => {
       if (!values.quiet) console.log(s);
     };
@@ -158,10 +151,7 @@ export async function main(args: string[]): Promise<void> {
         const started = performance.now();
         const seg = await segmentClip(loaded.model, input.frames, sentences[i], {
           tokenizer: loaded.tokenizer,
-          shortSide,
-          windowFrames,
-          testTimeAugment,
-          clipFrames,
+          ...inference,
           maxLength: loaded.setup.maxTextLength,
         });
         if (seg.nounChunkFallback) {
@@ -190,10 +180,7 @@ export async function main(args: string[]): Promise<void> {
     const started = performance.now();
     const result = await runBenchmark(loaded, jobs.expressions, jobs.imageDir, {
       out: values.out,
-      shortSide,
-      windowFrames,
-      testTimeAugment,
-      clipFrames,
+      ...inference,
       maxLength: loaded.setup.maxTextLength,
       limit,
       onProgress: (done, total, e) => {

@@ -5,13 +5,12 @@
 import {
   checkBackendName,
   CliError,
+  inferenceFlags,
   mustExist,
-  nonNegativeInt,
   openBackend,
   parseCli,
   positiveInt,
   runCli,
-  viewTransformsOption,
 } from "../src/cli/common.ts";
 import { loadModelForInference, ytvosJobs } from "../src/pipeline/infer.ts";
 import {
@@ -82,17 +81,13 @@ export async function main(args: string[]): Promise<void> {
   const gtDir = `${values.data}/${values.split}/Annotations`;
   await mustExist(gtDir, `ground truth of split ${values.split}`, "dir");
   const limit = positiveInt(values.limit, "limit");
-  const shortSideArg = positiveInt(values["short-side"], "short-side");
-  const ttaArg = viewTransformsOption(values.tta);
-  const clipFramesArg = nonNegativeInt(values["clip-frames"], "clip-frames");
+  const flags = inferenceFlags(values);
   const backend = await openBackend(values.backend!);
   const loaded = await loadModelForInference(values.checkpoint, values.config, backend);
   const jobs = await ytvosJobs(values.data, values.split!);
   const rows = await runQueryReport(loaded, jobs.expressions, jobs.imageDir, gtDir, {
-    shortSide: shortSideArg ?? loaded.setup.inference.shortSide,
-    windowFrames: loaded.setup.inference.windowFrames,
-    testTimeAugment: ttaArg ?? loaded.setup.inference.testTimeAugment,
-    clipFrames: clipFramesArg ?? loaded.setup.inference.clipFrames,
+    ...loaded.setup.inference,
+    ...flags,
     maxLength: loaded.setup.maxTextLength,
     limit,
     onProgress: (done, total, e) => {

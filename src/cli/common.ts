@@ -4,6 +4,7 @@ import type { Backend } from "../backend/backend.ts";
 import { selectBackendByName } from "../backend/select_name.ts";
 import "../ops/mod.ts";
 import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
+import type { InferenceSettings } from "../pipeline/train_config.ts";
 
 /** An error whose message is shown as the one line the user sees. */
 export class CliError extends Error {}
@@ -89,6 +90,22 @@ export function viewTransformsOption(v: string | undefined): ViewTransform[] | u
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+}
+
+/**
+ * The inference settings given as `--short-side`, `--window`, `--tta` and `--clip-frames` (those
+ * of them a tool has), checked; only the given ones are keys of the result.
+ */
+export function inferenceFlags(
+  values: { "short-side"?: string; window?: string; tta?: string; "clip-frames"?: string },
+): Partial<InferenceSettings> {
+  const given = {
+    shortSide: positiveInt(values["short-side"], "short-side"),
+    windowFrames: positiveInt(values.window, "window"),
+    testTimeAugment: viewTransformsOption(values.tta),
+    clipFrames: nonNegativeInt(values["clip-frames"], "clip-frames"),
+  };
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }
 
 /** An optional integer option >= 0 (`--name`), or a one-line error naming it. */

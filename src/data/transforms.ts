@@ -104,25 +104,30 @@ export interface TransformedClip {
   booster?: { frames: Float32Array; height: number; width: number; caption: string };
 }
 
-export function hflipClip(clip: WorkingClip): WorkingClip {
-  const { width: w, height: h } = clip.frames[0];
-  const frames = clip.frames.map((img) => {
-    const data = new Uint8Array(img.data.length);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const s = (y * w + x) * 3, d = (y * w + (w - 1 - x)) * 3;
-        data[d] = img.data[s];
-        data[d + 1] = img.data[s + 1];
-        data[d + 2] = img.data[s + 2];
-      }
+/**
+ * A row-major image of `width` pixels per row and `channels` values per pixel, mirrored left to
+ * right (a new array of the same type).
+ */
+export function mirrorRows<T extends Uint8Array | Float32Array>(
+  src: T,
+  width: number,
+  channels = 1,
+): T {
+  const out = new (src.constructor as { new (n: number): T })(src.length);
+  const row = width * channels;
+  for (let start = 0; start < src.length; start += row) {
+    for (let x = 0; x < width; x++) {
+      const s = start + x * channels, d = start + (width - 1 - x) * channels;
+      for (let c = 0; c < channels; c++) out[d + c] = src[s + c];
     }
-    return { width: w, height: h, data };
-  });
-  const masks = clip.masks.map((m) => {
-    const out = new Uint8Array(m.length);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + w - 1 - x] = m[y * w + x];
-    return out;
-  });
+  }
+  return out;
+}
+
+export function hflipClip(clip: WorkingClip): WorkingClip {
+  const { width: w } = clip.frames[0];
+  const frames = clip.frames.map((img) => ({ ...img, data: mirrorRows(img.data, img.width, 3) }));
+  const masks = clip.masks.map((m) => mirrorRows(m, w));
   const boxes = new Float32Array(clip.boxes.length);
   for (let i = 0; i < boxes.length; i += 4) {
     boxes[i] = w - clip.boxes[i + 2];

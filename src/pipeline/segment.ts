@@ -248,7 +248,6 @@ export async function segmentClip(
   const views = testTimeViews(options.testTimeAugment ?? []);
   const viewCaptions = await Promise.all(
     views.map(async (view) => {
-      if (!view.hflip && !view.reverse) return captions;
       const text = viewCaption(caption, view);
       return text === caption
         ? captions

@@ -8,6 +8,7 @@
  */
 import type { RgbImage } from "../media/frame.ts";
 import { swapLeftRight } from "../data/caption.ts";
+import { mirrorRows } from "../data/transforms.ts";
 import { hungarian } from "../models/dmformer/hungarian.ts";
 
 /** A change of the input that a sentence can follow: mirror left-right, play backwards. */
@@ -83,23 +84,11 @@ export function viewCaption(caption: string, view: TestTimeView): string {
   return out;
 }
 
-function mirrorImage(img: RgbImage): RgbImage {
-  const { width: w, height: h } = img;
-  const data = new Uint8Array(img.data.length);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const s = (y * w + x) * 3, d = (y * w + w - 1 - x) * 3;
-      data[d] = img.data[s];
-      data[d + 1] = img.data[s + 1];
-      data[d + 2] = img.data[s + 2];
-    }
-  }
-  return { width: w, height: h, data };
-}
-
 /** The frames as `view` shows them. */
 export function viewFrames(frames: RgbImage[], view: TestTimeView): RgbImage[] {
-  const out = view.hflip ? frames.map(mirrorImage) : [...frames];
+  const out = view.hflip
+    ? frames.map((img) => ({ ...img, data: mirrorRows(img.data, img.width, 3) }))
+    : [...frames];
   return view.reverse ? out.reverse() : out;
 }
 
@@ -108,14 +97,6 @@ export interface WindowResult {
   scores: Float32Array[];
   boxes: Float32Array[];
   masks: Float32Array[][];
-}
-
-function mirrorMap(map: Float32Array, w: number): Float32Array {
-  const out = new Float32Array(map.length);
-  for (let row = 0; row < map.length; row += w) {
-    for (let x = 0; x < w; x++) out[row + w - 1 - x] = map[row + x];
-  }
-  return out;
 }
 
 /** Brings a view's result back to the plain view's frame order and orientation (maps `mw` wide). */
@@ -127,7 +108,7 @@ export function undoView(result: WindowResult, view: TestTimeView, mw: number): 
       for (let i = 0; i < out.length; i += 4) out[i] = 1 - out[i];
       return out;
     });
-    masks = masks.map((perSlot) => perSlot.map((m) => mirrorMap(m, mw)));
+    masks = masks.map((perSlot) => perSlot.map((m) => mirrorRows(m, mw)));
   }
   if (view.reverse) {
     scores = [...scores].reverse();

@@ -36,6 +36,9 @@ import { type DMFormerConfig, resolveConfig } from "../models/dmformer/config.ts
 import { CHOICE_LOSS, GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
 import { parseViewTransforms, type ViewTransform } from "./test_time_views.ts";
 
+/** The "inference" section: what infer, query-report, the demo and the library default to. */
+export type InferenceSettings = TrainConfig["inference"];
+
 export type DatasetSpec =
   | { type: "ref-shapes" | "ytvos"; root: string; split?: string; subjectLabels?: string[] }
   | { type: "davis"; root: string; split?: string; subjectLabels?: string[] }
