@@ -7,6 +7,7 @@ import type { RgbImage } from "../src/media/frame.ts";
 import type { DMFormer } from "../src/models/dmformer/model.ts";
 import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
 import { segmentClip } from "../src/pipeline/segment.ts";
+import { DEFAULT_MASK_CRF, refineMaskLogits } from "../src/pipeline/mask_crf.ts";
 import { parseTrainConfig } from "../src/pipeline/train_config.ts";
 import {
   fuseViews,
@@ -299,5 +300,32 @@ describe("segmentClip with test-time views", () => {
     });
     expect(calls.length).toBe(8);
     expectSameSegmentation(both, plain);
+  });
+});
+
+describe("segmentClip with maskCrf", () => {
+  test("the chosen slot's logits are refined at the frame size, then thresholded", async () => {
+    const tokenizer = await BertTokenizer.load();
+    const frames = randomFrames(3, 12, 14, 6);
+    const options = { tokenizer, shortSide: null, returnLogits: true } as const;
+    const plain = await segmentClip(fakeModel([]), frames, "the red star", options);
+    const settings = { ...DEFAULT_MASK_CRF, radius: 2, unaryWeight: 0.5 };
+    const refined = await segmentClip(fakeModel([]), frames, "the red star", {
+      ...options,
+      maskCrf: settings,
+      allQueries: true,
+    });
+    expect(refined.query).toBe(plain.query);
+    frames.forEach((frame, f) => {
+      const expected = refineMaskLogits(plain.maskLogits![f], frame, settings);
+      expect(refined.maskLogits![f]).toEqual(expected);
+      expect(refined.masks[f]).toEqual(Uint8Array.from(expected, (v) => (v > 0 ? 1 : 0)));
+      expect(refined.queryMasks![refined.query][f]).toEqual(refined.masks[f]);
+    });
+    expect(refined.masks).not.toEqual(plain.masks);
+    expect(plain.masks[0]).toEqual(Uint8Array.from(plain.maskLogits![0], (v) => (v > 0 ? 1 : 0)));
+    await expect(
+      segmentClip(fakeModel([]), frames, "the red star", { ...options, maskCrf: { radius: -1 } }),
+    ).rejects.toThrow("maskCrf.radius: expected a number >= 0");
   });
 });

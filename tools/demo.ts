@@ -45,6 +45,8 @@ Options:
                      config's inference.testTimeAugment; with --bundle, written into it)
   --clip-frames <n>  clips of n frames, slots anchored by a whole-video pass; 0 = off (default:
                      the bundled config's inference.clipFrames; with --bundle, written into it)
+  --mask-crf <on|off>  refine the masks along colour edges (default: the bundled config's
+                     inference.maskCrf; with --bundle, written into it)
   -h, --help         this text
 
 Writes <out>/<clip>/<nn-sentence>/{masks/*.png, overlay.mp4, result.json} and prints the
@@ -175,6 +177,7 @@ export async function main(args: string[]): Promise<void> {
     videos: { type: "string" },
     tta: { type: "string" },
     "clip-frames": { type: "string" },
+    "mask-crf": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {

@@ -55,6 +55,8 @@ Options:
                         inference.testTimeAugment, none); each view is one more forward pass
   --clip-frames <n>     run clips of n frames, slots anchored by one whole-window pass; 0 = off
                         (default: config inference.clipFrames, 0)
+  --mask-crf <on|off>   refine the masks along the frame's colour edges (a small conditional random
+                        field; default: config inference.maskCrf, off)
   --format <list>       overlay formats: mp4, gif or mp4,gif (default mp4)
   --fps <n>             overlay frame rate (default: the video's, 10 for frame folders)
   --max-frames <n>      read at most n frames
@@ -87,6 +89,7 @@ export async function main(args: string[]): Promise<void> {
     window: { type: "string" },
     tta: { type: "string" },
     "clip-frames": { type: "string" },
+    "mask-crf": { type: "string" },
     format: { type: "string", default: "mp4" },
     fps: { type: "string" },
     "max-frames": { type: "string" },

@@ -44,6 +44,7 @@ Options:
   --tta <list>          test-time views as in deno task infer: hflip, reverse, hflip,reverse or
                         none (default: config inference.testTimeAugment)
   --clip-frames <n>     clips of n frames anchored by a whole-window pass, as in deno task infer
+  --mask-crf <on|off>   edge-aware mask refinement, as in deno task infer
   --backend <name>      cpu (default), native, webgpu, auto
   --quiet               no progress lines
   -h, --help            this text
@@ -64,6 +65,7 @@ export async function main(args: string[]): Promise<void> {
     "short-side": { type: "string" },
     tta: { type: "string" },
     "clip-frames": { type: "string" },
+    "mask-crf": { type: "string" },
     backend: { type: "string", default: "cpu" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },

@@ -30,3 +30,4 @@ export {
 export { SegmentationError, type SegmentationErrorCode } from "./errors.ts";
 export type { VideoInput } from "./video_source.ts";
 export type { RgbImage } from "../media/frame.ts";
+export type { MaskCrfSettings } from "../pipeline/mask_crf.ts";

@@ -17,6 +17,7 @@ import { loadWeightsInto, resolveCheckpointDir } from "../pipeline/checkpoint.ts
 import { loadModelSetup } from "../pipeline/infer.ts";
 import { segmentClip } from "../pipeline/segment.ts";
 import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
+import { type MaskCrfSettings, maskCrfSettings } from "../pipeline/mask_crf.ts";
 import { firstLine, SegmentationError } from "./errors.ts";
 import { openVideo, type VideoInput } from "./video_source.ts";
 
@@ -84,6 +85,12 @@ export interface SegmentOptions {
    * pass (not in the reference; 0 = off). Default: the config file's inference.clipFrames, else 0.
    */
   clipFrames?: number;
+  /**
+   * Refine the masks along the frame's colour edges with a small conditional random field (not in
+   * the reference): `true` for the default settings, an object to change some, `false` for off.
+   * Default: the config file's inference.maskCrf, else off.
+   */
+  maskCrf?: boolean | Partial<MaskCrfSettings>;
 }
 
 /** A box in pixels of the input frame: left, top, right, bottom. */
@@ -151,6 +158,7 @@ interface Setup {
   windowSize?: number;
   testTimeAugment?: ViewTransform[];
   clipFrames?: number;
+  maskCrf?: MaskCrfSettings | null;
   maxTextLength?: number;
 }
 
@@ -164,6 +172,7 @@ async function readConfigFile(path: string): Promise<Setup> {
       windowSize: setup.inference.windowFrames,
       testTimeAugment: setup.inference.testTimeAugment,
       clipFrames: setup.inference.clipFrames,
+      maskCrf: setup.inference.maskCrf,
       maxTextLength: setup.maxTextLength,
     };
   } catch (error) {
@@ -273,6 +282,13 @@ function checkOptions(options: SegmentOptions): void {
   if (clipFrames !== undefined && !(Number.isInteger(clipFrames) && clipFrames >= 0)) {
     throw bad(`clipFrames must be an integer >= 0, got ${clipFrames}`);
   }
+  if (options.maskCrf !== undefined && options.maskCrf !== false) {
+    try {
+      maskCrfSettings(options.maskCrf === true ? {} : options.maskCrf);
+    } catch (error) {
+      throw bad(firstLine(error));
+    }
+  }
   if (threshold !== undefined && !(threshold > 0 && threshold < 1)) {
     throw bad(`threshold must be in (0, 1), got ${threshold}`);
   }
@@ -320,6 +336,7 @@ class Model implements SegmentationModel {
       windowSize: number;
       testTimeAugment: readonly ViewTransform[];
       clipFrames: number;
+      maskCrf: MaskCrfSettings | null;
       maxTextLength?: number;
     },
   ) {
@@ -341,6 +358,7 @@ class Model implements SegmentationModel {
         windowFrames: window,
         testTimeAugment: options.testTimeAugment ?? defaults.testTimeAugment,
         clipFrames: options.clipFrames ?? defaults.clipFrames,
+        maskCrf: options.maskCrf ?? defaults.maskCrf,
         threshold: options.threshold ?? 0.5,
         ...(defaults.maxTextLength ? { maxLength: defaults.maxTextLength } : {}),
       });
@@ -516,6 +534,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Segmentation
     windowSize: setup.windowSize ?? DEFAULT_WINDOW,
     testTimeAugment: setup.testTimeAugment ?? [],
     clipFrames: setup.clipFrames ?? 0,
+    maskCrf: setup.maskCrf ?? null,
     maxTextLength: setup.maxTextLength,
   });
 }

@@ -5,6 +5,7 @@ import { selectBackendByName } from "../backend/select_name.ts";
 import "../ops/mod.ts";
 import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
 import type { InferenceSettings } from "../pipeline/train_config.ts";
+import { DEFAULT_MASK_CRF, type MaskCrfSettings } from "../pipeline/mask_crf.ts";
 
 /** An error whose message is shown as the one line the user sees. */
 export class CliError extends Error {}
@@ -92,18 +93,33 @@ export function viewTransformsOption(v: string | undefined): ViewTransform[] | u
   }
 }
 
+/** `--mask-crf on|off`: the default refinement settings or none; undefined when not given. */
+export function maskCrfOption(v: string | undefined): MaskCrfSettings | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === "on") return { ...DEFAULT_MASK_CRF };
+  if (v === "off") return null;
+  throw new CliError(`--mask-crf must be on or off, got "${v}"`);
+}
+
 /**
- * The inference settings given as `--short-side`, `--window`, `--tta` and `--clip-frames` (those
- * of them a tool has), checked; only the given ones are keys of the result.
+ * The inference settings given as `--short-side`, `--window`, `--tta`, `--clip-frames` and
+ * `--mask-crf` (those of them a tool has), checked; only the given ones are keys of the result.
  */
 export function inferenceFlags(
-  values: { "short-side"?: string; window?: string; tta?: string; "clip-frames"?: string },
+  values: {
+    "short-side"?: string;
+    window?: string;
+    tta?: string;
+    "clip-frames"?: string;
+    "mask-crf"?: string;
+  },
 ): Partial<InferenceSettings> {
   const given = {
     shortSide: positiveInt(values["short-side"], "short-side"),
     windowFrames: positiveInt(values.window, "window"),
     testTimeAugment: viewTransformsOption(values.tta),
     clipFrames: nonNegativeInt(values["clip-frames"], "clip-frames"),
+    maskCrf: maskCrfOption(values["mask-crf"]),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

@@ -26,6 +26,7 @@ import { parseInference, type TrainConfig } from "./train_config.ts";
 import { loadWeightsInto, readWeights, resolveCheckpointDir } from "./checkpoint.ts";
 import { type Segmentation, segmentClip } from "./segment.ts";
 import type { ViewTransform } from "./test_time_views.ts";
+import type { MaskCrfSettings } from "./mask_crf.ts";
 
 export interface ModelSetup {
   model: DMFormerConfig;
@@ -202,6 +203,8 @@ export interface BenchmarkOptions {
   testTimeAugment?: readonly ViewTransform[];
   /** Clips of this many frames anchored by a whole-window pass (segmentClip's `clipFrames`). */
   clipFrames?: number;
+  /** Edge-aware mask refinement (segmentClip's `maskCrf`). */
+  maskCrf?: MaskCrfSettings | null;
   /** Only the first n expressions (quick checks). */
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -244,6 +247,7 @@ export async function runBenchmark(
       windowFrames: options.windowFrames,
       testTimeAugment: options.testTimeAugment,
       clipFrames: options.clipFrames,
+      maskCrf: options.maskCrf,
       maxLength: options.maxLength,
     });
     const dir = join(options.out, "Annotations", e.video, e.expId);

@@ -21,6 +21,7 @@ export * from "./checkpoint.ts";
 export * from "./train_config.ts";
 export * from "./train.ts";
 export * from "./segment.ts";
+export * from "./mask_crf.ts";
 export * from "./infer.ts";
 export * from "./evaluate.ts";
 export * from "./query_report.ts";

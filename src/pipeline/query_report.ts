@@ -9,6 +9,7 @@ import type { LoadedModel } from "./infer.ts";
 import { expressionsWithTruth } from "./truth_clips.ts";
 import { segmentClip } from "./segment.ts";
 import type { ViewTransform } from "./test_time_views.ts";
+import type { MaskCrfSettings } from "./mask_crf.ts";
 
 export interface QueryReportRow extends QuerySlotReport {
   video: string;
@@ -21,6 +22,7 @@ export interface QueryReportOptions {
   windowFrames: number;
   testTimeAugment?: readonly ViewTransform[];
   clipFrames?: number;
+  maskCrf?: MaskCrfSettings | null;
   maxLength: number;
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -45,6 +47,7 @@ export async function runQueryReport(
       windowFrames: options.windowFrames,
       testTimeAugment: options.testTimeAugment,
       clipFrames: options.clipFrames,
+      maskCrf: options.maskCrf,
       maxLength: options.maxLength,
       allQueries: true,
     });

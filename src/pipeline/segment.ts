@@ -22,6 +22,7 @@ import { resizeBilinear, shortSideSize } from "../data/resize.ts";
 import { cleanCaption } from "../text/caption.ts";
 import { BertTokenizer } from "../text/bert_tokenizer.ts";
 import { padCaptions, tokenizeCaption } from "./batch.ts";
+import { type MaskCrfSettings, maskCrfSettings, refineMaskLogits } from "./mask_crf.ts";
 import {
   concatFrames,
   fuseViews,
@@ -64,6 +65,14 @@ export interface SegmentOptions {
    */
   clipFrames?: number;
   /**
+   * Not in the reference (off by default): refine the chosen slot's masks at the original size
+   * with an edge-aware conditional random field over the frame's colours (mask_crf.ts); `true`
+   * takes the default settings.
+   */
+  maskCrf?: boolean | Partial<MaskCrfSettings> | null;
+  /** Also return the chosen slot's mask logits per frame at the original size (`maskLogits`). */
+  returnLogits?: boolean;
+  /**
    * Called after each window's forward pass of the plain view, before its tensors are freed
    * (read what you need with `data()`); `start` is the window's first frame.
    */
@@ -84,6 +93,12 @@ export interface Segmentation {
   meanScore: number;
   /** Every slot's mean score over frames (the chosen slot has the largest). */
   queryMeanScores: number[];
+  /**
+   * With `returnLogits`: the chosen slot's mask logits per frame at the original size; with
+   * `maskCrf`, the refined field's (unary logits less the threshold's, scaled, plus the pairwise
+   * messages), which the mask keeps where they are above 0.
+   */
+  maskLogits?: Float32Array[];
   /** With `allQueries`: queryMasks[slot][frame], like `masks`. */
   queryMasks?: Uint8Array[][];
   /** The cleaned sentence and whether it had a noun chunk (else the reference's fallback). */
@@ -222,6 +237,9 @@ export async function segmentClip(
   options: SegmentOptions = {},
 ): Promise<Segmentation> {
   if (frames.length === 0) throw new Error("segment: no frames");
+  const crf = options.maskCrf
+    ? maskCrfSettings(options.maskCrf === true ? {} : options.maskCrf)
+    : null;
   const tokenizer = options.tokenizer ?? await BertTokenizer.load();
   const { width, height } = frames[0];
   const backend: Backend = model.parameters()[0].backend;
@@ -302,17 +320,27 @@ export async function segmentClip(
   const meanScore = queryMeanScores[query];
   const threshold = options.threshold ?? 0.5;
   const logitThreshold = Math.log(threshold / (1 - threshold));
-  const slotMasks = (slot: number) =>
-    frameMasks.map((perQuery) => {
+  // the refinement's field decides by sign, so it starts from logits shifted by the threshold
+  const cut = crf ? 0 : logitThreshold;
+  const slotLogits = (slot: number) =>
+    frameMasks.map((perQuery, f) => {
       const up = resizeLogits(perQuery[slot], mh, mw, height, width);
-      const m = new Uint8Array(height * width);
-      for (let i = 0; i < m.length; i++) m[i] = up[i] > logitThreshold ? 1 : 0;
-      return m;
+      if (!crf) return up;
+      return refineMaskLogits(up.map((v) => v - logitThreshold), frames[f], crf);
     });
+  const binarize = (up: Float32Array) => {
+    const m = new Uint8Array(height * width);
+    for (let i = 0; i < m.length; i++) m[i] = up[i] > cut ? 1 : 0;
+    return m;
+  };
+  const chosenLogits = slotLogits(query);
   const queryMasks = options.allQueries
-    ? Array.from({ length: q }, (_, j) => slotMasks(j))
+    ? Array.from(
+      { length: q },
+      (_, j) => (j === query ? chosenLogits : slotLogits(j)).map(binarize),
+    )
     : undefined;
-  const outMasks = queryMasks ? queryMasks[query] : slotMasks(query);
+  const outMasks = queryMasks ? queryMasks[query] : chosenLogits.map(binarize);
   const outBoxes = frameBoxes.map((b): [number, number, number, number] => {
     const [cx, cy, bw, bh] = b.subarray(query * 4, query * 4 + 4);
     return [
@@ -333,6 +361,7 @@ export async function segmentClip(
     meanScore,
     queryMeanScores,
     ...(queryMasks ? { queryMasks } : {}),
+    ...(options.returnLogits ? { maskLogits: chosenLogits } : {}),
     sentence: caption,
     nounChunkFallback: fallback,
     subjectSpan,

@@ -35,6 +35,7 @@ import { isAbsolute, join } from "node:path";
 import { type DMFormerConfig, resolveConfig } from "../models/dmformer/config.ts";
 import { CHOICE_LOSS, GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
 import { parseViewTransforms, type ViewTransform } from "./test_time_views.ts";
+import { type MaskCrfSettings, maskCrfSettings } from "./mask_crf.ts";
 
 /** The "inference" section: what infer, query-report, the demo and the library default to. */
 export type InferenceSettings = TrainConfig["inference"];
@@ -106,6 +107,8 @@ export interface TrainConfig {
     testTimeAugment: ViewTransform[];
     /** Clips of this many frames with a whole-window anchor pass (0 = off; segment.ts). */
     clipFrames: number;
+    /** Edge-aware refinement of the chosen masks (null = off; mask_crf.ts). */
+    maskCrf: MaskCrfSettings | null;
   };
 }
 
@@ -169,11 +172,12 @@ function intList(v: unknown, where: string): number[] {
 
 /**
  * The optional "inference" section ({"shortSide": 360, "windowFrames": 36, "testTimeAugment":
- * [], "clipFrames": 0}; "testTimeAugment" lists "hflip" and/or "reverse").
+ * [], "clipFrames": 0, "maskCrf": false}; "testTimeAugment" lists "hflip" and/or "reverse";
+ * "maskCrf" is true for the default settings or an object of settings).
  */
 export function parseInference(v: Json, where: string): TrainConfig["inference"] {
   const i = v ?? {};
-  checkKeys(i, ["shortSide", "windowFrames", "testTimeAugment", "clipFrames"], where);
+  checkKeys(i, ["shortSide", "windowFrames", "testTimeAugment", "clipFrames", "maskCrf"], where);
   return {
     shortSide: num(i.shortSide, `${where}.shortSide`, 360, { int: true, min: 8 }),
     windowFrames: num(i.windowFrames, `${where}.windowFrames`, 36, { int: true, min: 1 }),
@@ -181,6 +185,9 @@ export function parseInference(v: Json, where: string): TrainConfig["inference"]
       ? []
       : parseViewTransforms(i.testTimeAugment, `${where}.testTimeAugment`),
     clipFrames: num(i.clipFrames, `${where}.clipFrames`, 0, { int: true, min: 0 }),
+    maskCrf: i.maskCrf === undefined || i.maskCrf === false || i.maskCrf === null
+      ? null
+      : maskCrfSettings(i.maskCrf === true ? {} : i.maskCrf, `${where}.maskCrf`),
   };
 }
 

@@ -1,0 +1,211 @@
+/**
+ * Edge-aware mask refinement (not in the reference; off by default): a binary conditional random
+ * field over the frame's pixels, solved by mean-field iterations (Krähenbühl & Koltun 2011, with
+ * the fully connected kernel cut to a local window as in Teichmann & Cipolla's ConvCRF). The unary
+ * term is the model's mask logit at the original size; the pairwise terms are an appearance kernel
+ * (near pixels of similar colour prefer one label) and a smoothness kernel (near pixels prefer one
+ * label). Masks whose outline is a pixel or two off snap to the colour edges around them.
+ */
+import type { RgbImage } from "../media/frame.ts";
+
+export interface MaskCrfSettings {
+  /** Mean-field iterations (0 turns the refinement off). */
+  iterations: number;
+  /** Scale of the model's logits in the unary term (below 1: trust the colours more). */
+  unaryWeight: number;
+  /** Window radius in pixels: pixels further apart in x or y do not interact. */
+  radius: number;
+  /** Appearance kernel: weight, spatial and colour standard deviations (pixels, 0-255 units). */
+  appearanceWeight: number;
+  appearanceSpatial: number;
+  appearanceColour: number;
+  /** Smoothness kernel: weight and spatial standard deviation (pixels). */
+  smoothnessWeight: number;
+  smoothnessSpatial: number;
+}
+
+/** Picked on 168 Ref-Shapes training expressions (docs/demo.md); a starting point elsewhere. */
+export const DEFAULT_MASK_CRF: MaskCrfSettings = {
+  iterations: 5,
+  unaryWeight: 0.1,
+  radius: 6,
+  appearanceWeight: 4,
+  appearanceSpatial: 5,
+  appearanceColour: 20,
+  smoothnessWeight: 0,
+  smoothnessSpatial: 1,
+};
+
+/**
+ * Checks user settings (a config's `inference.maskCrf`, the library's option) and fills in the
+ * defaults; `where` names the place in errors, which are one line.
+ */
+export function maskCrfSettings(input: unknown = {}, where = "maskCrf"): MaskCrfSettings {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new Error(`${where}: expected true, false or an object of settings`);
+  }
+  for (const key of Object.keys(input)) {
+    if (!(key in DEFAULT_MASK_CRF)) {
+      throw new Error(
+        `${where}: unknown setting "${key}" (known: ${Object.keys(DEFAULT_MASK_CRF).join(", ")})`,
+      );
+    }
+  }
+  const settings = { ...DEFAULT_MASK_CRF, ...input } as MaskCrfSettings;
+  for (const [key, value] of Object.entries(settings)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new Error(`${where}.${key}: expected a number >= 0, got ${JSON.stringify(value)}`);
+    }
+  }
+  for (const key of ["iterations", "radius"] as const) {
+    if (!Number.isInteger(settings[key])) {
+      throw new Error(`${where}.${key}: expected a whole number, got ${settings[key]}`);
+    }
+  }
+  for (const key of ["appearanceSpatial", "appearanceColour", "smoothnessSpatial"] as const) {
+    if (settings[key] === 0) throw new Error(`${where}.${key}: expected a number above 0`);
+  }
+  return settings;
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/**
+ * Refined foreground logits for `unary` (height*width logits of one frame, at the frame's size;
+ * the result is on the scale of `unaryWeight` times the unary, and its sign is the label).
+ * Each iteration sets every logit to unary + sum over the window of k(i, j) * (2 q_j - 1), where
+ * q_j is the current foreground probability: the Potts model's mean-field update for two labels.
+ * Only pixels within two window radii of the unary mask's outline are updated (elsewhere every
+ * neighbour already agrees with the unary label), which keeps large frames cheap.
+ */
+export function refineMaskLogits(
+  unary: Float32Array,
+  frame: RgbImage,
+  settings: MaskCrfSettings = DEFAULT_MASK_CRF,
+): Float32Array {
+  const { width, height } = frame;
+  if (unary.length !== width * height) {
+    throw new Error(
+      `maskCrf: ${unary.length} logits for a ${width}x${height} frame (${width * height} pixels)`,
+    );
+  }
+  if (settings.iterations === 0 || settings.radius === 0) return unary;
+  const r = settings.radius;
+  const band = outlineBand(unary, width, height, 2 * r);
+  const w = settings.unaryWeight;
+  const scaled = w === 1 ? unary : Float32Array.from(unary, (v) => v * w);
+  if (band.length === 0) return scaled;
+  const offsets: [number, number][] = [];
+  for (let dy = -r; dy <= r; dy++) {
+    for (let dx = -r; dx <= r; dx++) if (dx !== 0 || dy !== 0) offsets.push([dx, dy]);
+  }
+  const kernel = pairwiseKernel(frame, band, offsets, settings);
+  const deltas = Int32Array.from(offsets, ([dx, dy]) => dy * width + dx);
+  const m = band.length, o = offsets.length;
+  const logits = Float32Array.from(scaled);
+  const q = new Float32Array(width * height);
+  const next = new Float32Array(m);
+  for (let it = 0; it < settings.iterations; it++) {
+    for (let i = 0; i < q.length; i++) q[i] = 2 * sigmoid(logits[i]) - 1;
+    for (let b = 0; b < m; b++) {
+      const i = band[b];
+      let message = 0;
+      for (let k = 0; k < o; k++) {
+        const weight = kernel[b * o + k];
+        if (weight !== 0) message += weight * q[i + deltas[k]];
+      }
+      next[b] = scaled[i] + message;
+    }
+    for (let b = 0; b < m; b++) logits[band[b]] = next[b];
+  }
+  return logits;
+}
+
+/** Pixels within `reach` (in x and y) of a pixel whose label a neighbour does not share. */
+function outlineBand(
+  unary: Float32Array,
+  width: number,
+  height: number,
+  reach: number,
+): Int32Array {
+  const near = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x, label = unary[i] > 0;
+      if (
+        (x + 1 < width && (unary[i + 1] > 0) !== label) ||
+        (y + 1 < height && (unary[i + width] > 0) !== label)
+      ) {
+        near[i] = 1;
+        if (x + 1 < width) near[i + 1] = 1;
+        if (y + 1 < height) near[i + width] = 1;
+      }
+    }
+  }
+  // dilate by `reach`: rows, then columns
+  const rows = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    let last = -Infinity;
+    for (let x = 0; x < width; x++) {
+      if (near[y * width + x]) last = x;
+      if (x - last <= reach) rows[y * width + x] = 1;
+    }
+    last = Infinity;
+    for (let x = width - 1; x >= 0; x--) {
+      if (near[y * width + x]) last = x;
+      if (last - x <= reach) rows[y * width + x] = 1;
+    }
+  }
+  const out: number[] = [];
+  const cols = new Uint8Array(width * height);
+  for (let x = 0; x < width; x++) {
+    let last = -Infinity;
+    for (let y = 0; y < height; y++) {
+      if (rows[y * width + x]) last = y;
+      if (y - last <= reach) cols[y * width + x] = 1;
+    }
+    last = Infinity;
+    for (let y = height - 1; y >= 0; y--) {
+      if (rows[y * width + x]) last = y;
+      if (last - y <= reach) cols[y * width + x] = 1;
+    }
+  }
+  for (let i = 0; i < cols.length; i++) if (cols[i]) out.push(i);
+  return Int32Array.from(out);
+}
+
+/** k(i, i + offset) for every band pixel i and offset (0 where the neighbour is off the frame). */
+function pairwiseKernel(
+  frame: RgbImage,
+  band: Int32Array,
+  offsets: [number, number][],
+  s: MaskCrfSettings,
+): Float32Array {
+  const { width, height, data } = frame;
+  const o = offsets.length;
+  const kernel = new Float32Array(band.length * o);
+  const colourScale = 1 / (2 * s.appearanceColour * s.appearanceColour);
+  const appearance = offsets.map(([dx, dy]) =>
+    s.appearanceWeight *
+    Math.exp(-(dx * dx + dy * dy) / (2 * s.appearanceSpatial * s.appearanceSpatial))
+  );
+  const smooth = offsets.map(([dx, dy]) =>
+    s.smoothnessWeight *
+    Math.exp(-(dx * dx + dy * dy) / (2 * s.smoothnessSpatial * s.smoothnessSpatial))
+  );
+  for (let b = 0; b < band.length; b++) {
+    const i = band[b], x = i % width, y = (i - x) / width;
+    for (let k = 0; k < o; k++) {
+      const [dx, dy] = offsets[k];
+      const nx = x + dx, ny = y + dy;
+      if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
+      const j = ny * width + nx;
+      const dr = data[3 * i] - data[3 * j];
+      const dg = data[3 * i + 1] - data[3 * j + 1];
+      const db = data[3 * i + 2] - data[3 * j + 2];
+      kernel[b * o + k] = appearance[k] * Math.exp(-(dr * dr + dg * dg + db * db) * colourScale) +
+        smooth[k];
+    }
+  }
+  return kernel;
+}
