@@ -92,6 +92,17 @@ describe("segment", () => {
     expect(fromFolder.masks).toEqual(direct.masks);
   });
 
+  test("maskCrf refines the masks only: same slot, scores and boxes; false is the default", async () => {
+    const plain = await model.segment(frames, "the red square");
+    const off = await model.segment(frames, "the red square", { maskCrf: false });
+    const refined = await model.segment(frames, "the red square", { maskCrf: { radius: 2 } });
+    expect(off.masks).toEqual(plain.masks);
+    expect(refined.scores).toEqual(plain.scores);
+    expect(refined.boxes).toEqual(plain.boxes);
+    expect(refined.masks).toHaveLength(plain.masks.length);
+    for (const m of refined.masks) expect(m.length).toBe(W * H);
+  });
+
   test("threshold changes the masks monotonically", async () => {
     const low = await model.segment(frames.slice(0, 2), "a square", { threshold: 0.01 });
     const high = await model.segment(frames.slice(0, 2), "a square", { threshold: 0.99 });
@@ -154,6 +165,8 @@ describe("errors", () => {
     expect(await codeOf(model.segment(frames, "a cat", { threshold: 2 }))).toBe("invalid_input");
     expect(await codeOf(model.segment(frames, "a cat", { windowSize: 0 }))).toBe("invalid_input");
     expect(await codeOf(model.segment(frames, "a cat", { clipFrames: 1.5 }))).toBe("invalid_input");
+    const crf = { radius: -1 };
+    expect(await codeOf(model.segment(frames, "a cat", { maskCrf: crf }))).toBe("invalid_input");
     const views = ["hflip", "rotate"] as unknown as ["hflip"];
     expect(await codeOf(model.segment(frames, "a cat", { testTimeAugment: views }))).toBe(
       "invalid_input",

@@ -157,12 +157,19 @@ describe("command-line errors are one clear line", () => {
       [...base, "--config", `${root}/c.json`, "--sentence", "the circle", "--clip-frames", "2.5"],
       '--clip-frames must be an integer >= 0, got "2.5"',
     );
+    await expectOneLine(
+      "infer",
+      [...base, "--config", `${root}/c.json`, "--sentence", "the circle", "--mask-crf", "yes"],
+      '--mask-crf must be on or off, got "yes"',
+    );
     const r = await run("infer", [
       ...base,
       "--config",
       `${root}/c.json`,
       "--sentence",
       "moving fast",
+      "--mask-crf",
+      "on",
       "--quiet",
     ]);
     expect(r.code).toBe(0);
