@@ -99,6 +99,9 @@ describe("mask CRF", () => {
     }
     const empty = new Float32Array(w * h).fill(-4);
     expect(refineMaskLogits(empty, frame, DEFAULT_MASK_CRF)).toEqual(empty.map((v) => v * 0.1));
+    // a kernel too large to keep is rebuilt per chunk of pixels: the same result
+    expect(refineMaskLogits(rough, frame, DEFAULT_MASK_CRF, 1000)).toEqual(refined);
+    expect(refineMaskLogits(rough, frame, DEFAULT_MASK_CRF, 1)).toEqual(refined);
     const off = refineMaskLogits(rough, frame, { ...DEFAULT_MASK_CRF, iterations: 0 });
     expect(off).toEqual(rough);
   });

@@ -76,12 +76,14 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
  * Each iteration sets every logit to unary + sum over the window of k(i, j) * (2 q_j - 1), where
  * q_j is the current foreground probability: the Potts model's mean-field update for two labels.
  * Only pixels within two window radii of the unary mask's outline are updated (elsewhere every
- * neighbour already agrees with the unary label), which keeps large frames cheap.
+ * neighbour already agrees with the unary label), which keeps large frames cheap. At most
+ * `maxKernelEntries` pairwise weights are held at once (64 MiB by default).
  */
 export function refineMaskLogits(
   unary: Float32Array,
   frame: RgbImage,
   settings: MaskCrfSettings = DEFAULT_MASK_CRF,
+  maxKernelEntries = 1 << 24,
 ): Float32Array {
   const { width, height } = frame;
   if (unary.length !== width * height) {
@@ -99,22 +101,31 @@ export function refineMaskLogits(
   for (let dy = -r; dy <= r; dy++) {
     for (let dx = -r; dx <= r; dx++) if (dx !== 0 || dy !== 0) offsets.push([dx, dy]);
   }
-  const kernel = pairwiseKernel(frame, band, offsets, settings);
+  const kernel = new PairwiseKernel(frame, offsets, settings);
   const deltas = Int32Array.from(offsets, ([dx, dy]) => dy * width + dx);
   const m = band.length, o = offsets.length;
+  // the kernel is kept for all iterations when the band is small enough (the usual case: a band
+  // along the outline); otherwise it is rebuilt per chunk and iteration, so memory stays bounded
+  const chunk = Math.max(1, Math.min(m, Math.floor(maxKernelEntries / o)));
+  const weights = new Float32Array(chunk * o);
+  if (chunk === m) kernel.fill(band, 0, m, weights);
   const logits = Float32Array.from(scaled);
   const q = new Float32Array(width * height);
   const next = new Float32Array(m);
   for (let it = 0; it < settings.iterations; it++) {
     for (let i = 0; i < q.length; i++) q[i] = 2 * sigmoid(logits[i]) - 1;
-    for (let b = 0; b < m; b++) {
-      const i = band[b];
-      let message = 0;
-      for (let k = 0; k < o; k++) {
-        const weight = kernel[b * o + k];
-        if (weight !== 0) message += weight * q[i + deltas[k]];
+    for (let start = 0; start < m; start += chunk) {
+      const end = Math.min(m, start + chunk);
+      if (chunk !== m) kernel.fill(band, start, end, weights);
+      for (let b = start; b < end; b++) {
+        const i = band[b], row = (b - start) * o;
+        let message = 0;
+        for (let k = 0; k < o; k++) {
+          const weight = weights[row + k];
+          if (weight !== 0) message += weight * q[i + deltas[k]];
+        }
+        next[b] = scaled[i] + message;
       }
-      next[b] = scaled[i] + message;
     }
     for (let b = 0; b < m; b++) logits[band[b]] = next[b];
   }
@@ -174,38 +185,48 @@ function outlineBand(
   return Int32Array.from(out);
 }
 
-/** k(i, i + offset) for every band pixel i and offset (0 where the neighbour is off the frame). */
-function pairwiseKernel(
-  frame: RgbImage,
-  band: Int32Array,
-  offsets: [number, number][],
-  s: MaskCrfSettings,
-): Float32Array {
-  const { width, height, data } = frame;
-  const o = offsets.length;
-  const kernel = new Float32Array(band.length * o);
-  const colourScale = 1 / (2 * s.appearanceColour * s.appearanceColour);
-  const appearance = offsets.map(([dx, dy]) =>
-    s.appearanceWeight *
-    Math.exp(-(dx * dx + dy * dy) / (2 * s.appearanceSpatial * s.appearanceSpatial))
-  );
-  const smooth = offsets.map(([dx, dy]) =>
-    s.smoothnessWeight *
-    Math.exp(-(dx * dx + dy * dy) / (2 * s.smoothnessSpatial * s.smoothnessSpatial))
-  );
-  for (let b = 0; b < band.length; b++) {
-    const i = band[b], x = i % width, y = (i - x) / width;
-    for (let k = 0; k < o; k++) {
-      const [dx, dy] = offsets[k];
-      const nx = x + dx, ny = y + dy;
-      if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-      const j = ny * width + nx;
-      const dr = data[3 * i] - data[3 * j];
-      const dg = data[3 * i + 1] - data[3 * j + 1];
-      const db = data[3 * i + 2] - data[3 * j + 2];
-      kernel[b * o + k] = appearance[k] * Math.exp(-(dr * dr + dg * dg + db * db) * colourScale) +
-        smooth[k];
+/** k(i, i + offset) for band pixels i and the window's offsets (0 where off the frame). */
+class PairwiseKernel {
+  private appearance: Float64Array;
+  private smooth: Float64Array;
+  private colourScale: number;
+
+  constructor(
+    private frame: RgbImage,
+    private offsets: [number, number][],
+    s: MaskCrfSettings,
+  ) {
+    const gauss = (sigma: number) => (d2: number) => Math.exp(-d2 / (2 * sigma * sigma));
+    const near = gauss(s.appearanceSpatial), smooth = gauss(s.smoothnessSpatial);
+    this.appearance = Float32Array.from(
+      offsets,
+      ([dx, dy]) => s.appearanceWeight * near(dx * dx + dy * dy),
+    );
+    this.smooth = Float32Array.from(
+      offsets,
+      ([dx, dy]) => s.smoothnessWeight * smooth(dx * dx + dy * dy),
+    );
+    this.colourScale = 1 / (2 * s.appearanceColour * s.appearanceColour);
+  }
+
+  /** Writes the rows of band[start..end) into `out` (row b - start, one weight per offset). */
+  fill(band: Int32Array, start: number, end: number, out: Float32Array): void {
+    const { width, height, data } = this.frame;
+    const o = this.offsets.length;
+    out.fill(0, 0, (end - start) * o);
+    for (let b = start; b < end; b++) {
+      const i = band[b], x = i % width, y = (i - x) / width, row = (b - start) * o;
+      for (let k = 0; k < o; k++) {
+        const [dx, dy] = this.offsets[k];
+        const nx = x + dx, ny = y + dy;
+        if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
+        const j = ny * width + nx;
+        const dr = data[3 * i] - data[3 * j];
+        const dg = data[3 * i + 1] - data[3 * j + 1];
+        const db = data[3 * i + 2] - data[3 * j + 2];
+        out[row + k] = this.appearance[k] *
+            Math.exp(-(dr * dr + dg * dg + db * db) * this.colourScale) + this.smooth[k];
+      }
     }
   }
-  return kernel;
 }
