@@ -153,36 +153,34 @@ function outlineBand(
       }
     }
   }
-  // dilate by `reach`: rows, then columns
-  const rows = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    let last = -Infinity;
-    for (let x = 0; x < width; x++) {
-      if (near[y * width + x]) last = x;
-      if (x - last <= reach) rows[y * width + x] = 1;
-    }
-    last = Infinity;
-    for (let x = width - 1; x >= 0; x--) {
-      if (near[y * width + x]) last = x;
-      if (last - x <= reach) rows[y * width + x] = 1;
-    }
-  }
+  // dilate by `reach`: along every row, then along every column
+  const rows = new Uint8Array(width * height), band = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) dilateLine(near, rows, y * width, 1, width, reach);
+  for (let x = 0; x < width; x++) dilateLine(rows, band, x, width, height, reach);
   const out: number[] = [];
-  const cols = new Uint8Array(width * height);
-  for (let x = 0; x < width; x++) {
-    let last = -Infinity;
-    for (let y = 0; y < height; y++) {
-      if (rows[y * width + x]) last = y;
-      if (y - last <= reach) cols[y * width + x] = 1;
-    }
-    last = Infinity;
-    for (let y = height - 1; y >= 0; y--) {
-      if (rows[y * width + x]) last = y;
-      if (last - y <= reach) cols[y * width + x] = 1;
-    }
-  }
-  for (let i = 0; i < cols.length; i++) if (cols[i]) out.push(i);
+  for (let i = 0; i < band.length; i++) if (band[i]) out.push(i);
   return Int32Array.from(out);
+}
+
+/** Marks in `dst` the `count` cells start + n * stride within `reach` cells of a marked one. */
+function dilateLine(
+  src: Uint8Array,
+  dst: Uint8Array,
+  start: number,
+  stride: number,
+  count: number,
+  reach: number,
+): void {
+  let last = -Infinity;
+  for (let n = 0; n < count; n++) {
+    if (src[start + n * stride]) last = n;
+    if (n - last <= reach) dst[start + n * stride] = 1;
+  }
+  last = Infinity;
+  for (let n = count - 1; n >= 0; n--) {
+    if (src[start + n * stride]) last = n;
+    if (last - n <= reach) dst[start + n * stride] = 1;
+  }
 }
 
 /** k(i, i + offset) for band pixels i and the window's offsets (0 where off the frame). */
