@@ -1,7 +1,8 @@
 /**
  * Media throughput at 640x360: deno run -A tools/bench_media.ts [frames=60] [noise=4]
- * Prints frames/s for video encode/decode (ffmpeg.wasm) and JPEG encode/decode. `noise` is the
- * peak-to-peak amplitude of per-pixel noise; encoders (GIF most) slow down as it grows.
+ * Prints frames/s for video encode/decode (ffmpeg.wasm), JPEG encode/decode and the edge-aware
+ * mask refinement (`inference.maskCrf`). `noise` is the peak-to-peak amplitude of per-pixel
+ * noise; encoders (GIF most) slow down as it grows.
  */
 import {
   collectFrames,
@@ -14,10 +15,13 @@ import {
   type RgbImage,
   setJpegBackend,
 } from "../src/media/mod.ts";
+import { DEFAULT_MASK_CRF, refineMaskLogits } from "../src/pipeline/mask_crf.ts";
 
 const WIDTH = 640, HEIGHT = 360;
 const count = Number(Deno.args[0] ?? 60);
 const noiseAmplitude = Number(Deno.args[1] ?? 4);
+
+const discCentre = (index: number) => [100 + 6 * index, 180];
 
 /** Smooth gradients, a moving disc and mild noise: roughly natural-video statistics. */
 function syntheticFrame(index: number): RgbImage {
@@ -27,7 +31,8 @@ function syntheticFrame(index: number): RgbImage {
     for (let x = 0; x < WIDTH; x++) {
       seed = (seed * 1103515245 + 12345) >>> 0;
       const noise = Math.floor(((seed >>> 16) / 65536 - 0.5) * noiseAmplitude);
-      const inDisc = (x - 100 - 6 * index) ** 2 + (y - 180) ** 2 < 60 ** 2;
+      const [cx, cy] = discCentre(index);
+      const inDisc = (x - cx) ** 2 + (y - cy) ** 2 < 60 ** 2;
       const base = inDisc ? [230, 60, 40] : [(x * 255) / WIDTH, (y * 255) / HEIGHT, 128];
       for (let c = 0; c < 3; c++) data[(y * WIDTH + x) * 3 + c] = base[c] + noise;
     }
@@ -77,3 +82,17 @@ for (const backend of ["sharp", "jpeg-js"] as const) {
   });
 }
 console.log(`default JPEG backend: ${await setJpegBackend("sharp")} (${await jpegBackend()})`);
+
+// a model's mask logits stand-in: the disc, 3 px too far right and a little too large
+const roughLogits = (index: number) => {
+  const [cx, cy] = discCentre(index);
+  return Float32Array.from({ length: WIDTH * HEIGHT }, (_, i) => {
+    const x = i % WIDTH, y = Math.floor(i / WIDTH);
+    return 8 - 8 * Math.hypot(x - cx - 3, y - cy) / 62;
+  });
+};
+const unaries = frames.map((_, i) => roughLogits(i));
+await timed("mask CRF (default settings)", count, () => {
+  frames.forEach((frame, i) => refineMaskLogits(unaries[i], frame, DEFAULT_MASK_CRF));
+  return Promise.resolve();
+});
