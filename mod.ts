@@ -92,6 +92,7 @@ export {
   type ConfigOverrides,
   loadModel,
   type LoadModelOptions,
+  type MaskCrfSettings,
   type RgbImage,
   SegmentationError,
   type SegmentationErrorCode,

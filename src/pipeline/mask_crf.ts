@@ -196,11 +196,11 @@ class PairwiseKernel {
   ) {
     const gauss = (sigma: number) => (d2: number) => Math.exp(-d2 / (2 * sigma * sigma));
     const near = gauss(s.appearanceSpatial), smooth = gauss(s.smoothnessSpatial);
-    this.appearance = Float32Array.from(
+    this.appearance = Float64Array.from(
       offsets,
       ([dx, dy]) => s.appearanceWeight * near(dx * dx + dy * dy),
     );
-    this.smooth = Float32Array.from(
+    this.smooth = Float64Array.from(
       offsets,
       ([dx, dy]) => s.smoothnessWeight * smooth(dx * dx + dy * dy),
     );
