@@ -17,7 +17,7 @@ import { loadWeightsInto, resolveCheckpointDir } from "../pipeline/checkpoint.ts
 import { loadModelSetup } from "../pipeline/infer.ts";
 import { segmentClip } from "../pipeline/segment.ts";
 import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
-import { type MaskCrfSettings, maskCrfSettings } from "../pipeline/mask_crf.ts";
+import { maskCrfChoice, type MaskCrfSettings } from "../pipeline/mask_crf.ts";
 import { firstLine, SegmentationError } from "./errors.ts";
 import { openVideo, type VideoInput } from "./video_source.ts";
 
@@ -282,12 +282,10 @@ function checkOptions(options: SegmentOptions): void {
   if (clipFrames !== undefined && !(Number.isInteger(clipFrames) && clipFrames >= 0)) {
     throw bad(`clipFrames must be an integer >= 0, got ${clipFrames}`);
   }
-  if (options.maskCrf !== undefined && options.maskCrf !== false) {
-    try {
-      maskCrfSettings(options.maskCrf === true ? {} : options.maskCrf);
-    } catch (error) {
-      throw bad(firstLine(error));
-    }
+  try {
+    maskCrfChoice(options.maskCrf);
+  } catch (error) {
+    throw bad(firstLine(error));
   }
   if (threshold !== undefined && !(threshold > 0 && threshold < 1)) {
     throw bad(`threshold must be in (0, 1), got ${threshold}`);

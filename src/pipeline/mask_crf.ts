@@ -68,6 +68,15 @@ export function maskCrfSettings(input: unknown = {}, where = "maskCrf"): MaskCrf
   return settings;
 }
 
+/**
+ * The refinement a user asked for: off (undefined, null, false), the defaults (true) or the given
+ * settings (an object, checked by `maskCrfSettings`).
+ */
+export function maskCrfChoice(input: unknown, where = "maskCrf"): MaskCrfSettings | null {
+  if (input === undefined || input === null || input === false) return null;
+  return maskCrfSettings(input === true ? {} : input, where);
+}
+
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /**
@@ -110,10 +119,10 @@ export function refineMaskLogits(
   const weights = new Float32Array(chunk * o);
   if (chunk === m) kernel.fill(band, 0, m, weights);
   const logits = Float32Array.from(scaled);
-  const q = new Float32Array(width * height);
+  // 2 * sigmoid - 1 of every logit; only the band's change between iterations
+  const q = Float32Array.from(logits, (v) => 2 * sigmoid(v) - 1);
   const next = new Float32Array(m);
   for (let it = 0; it < settings.iterations; it++) {
-    for (let i = 0; i < q.length; i++) q[i] = 2 * sigmoid(logits[i]) - 1;
     for (let start = 0; start < m; start += chunk) {
       const end = Math.min(m, start + chunk);
       if (chunk !== m) kernel.fill(band, start, end, weights);
@@ -127,7 +136,10 @@ export function refineMaskLogits(
         next[b] = scaled[i] + message;
       }
     }
-    for (let b = 0; b < m; b++) logits[band[b]] = next[b];
+    for (let b = 0; b < m; b++) {
+      logits[band[b]] = next[b];
+      q[band[b]] = 2 * sigmoid(next[b]) - 1;
+    }
   }
   return logits;
 }

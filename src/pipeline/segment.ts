@@ -22,7 +22,7 @@ import { resizeBilinear, shortSideSize } from "../data/resize.ts";
 import { cleanCaption } from "../text/caption.ts";
 import { BertTokenizer } from "../text/bert_tokenizer.ts";
 import { padCaptions, tokenizeCaption } from "./batch.ts";
-import { type MaskCrfSettings, maskCrfSettings, refineMaskLogits } from "./mask_crf.ts";
+import { maskCrfChoice, type MaskCrfSettings, refineMaskLogits } from "./mask_crf.ts";
 import {
   concatFrames,
   fuseViews,
@@ -237,9 +237,7 @@ export async function segmentClip(
   options: SegmentOptions = {},
 ): Promise<Segmentation> {
   if (frames.length === 0) throw new Error("segment: no frames");
-  const crf = options.maskCrf
-    ? maskCrfSettings(options.maskCrf === true ? {} : options.maskCrf)
-    : null;
+  const crf = maskCrfChoice(options.maskCrf);
   const tokenizer = options.tokenizer ?? await BertTokenizer.load();
   const { width, height } = frames[0];
   const backend: Backend = model.parameters()[0].backend;

@@ -35,7 +35,7 @@ import { isAbsolute, join } from "node:path";
 import { type DMFormerConfig, resolveConfig } from "../models/dmformer/config.ts";
 import { CHOICE_LOSS, GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
 import { parseViewTransforms, type ViewTransform } from "./test_time_views.ts";
-import { type MaskCrfSettings, maskCrfSettings } from "./mask_crf.ts";
+import { maskCrfChoice, type MaskCrfSettings } from "./mask_crf.ts";
 
 /** The "inference" section: what infer, query-report, the demo and the library default to. */
 export type InferenceSettings = TrainConfig["inference"];
@@ -185,9 +185,7 @@ export function parseInference(v: Json, where: string): TrainConfig["inference"]
       ? []
       : parseViewTransforms(i.testTimeAugment, `${where}.testTimeAugment`),
     clipFrames: num(i.clipFrames, `${where}.clipFrames`, 0, { int: true, min: 0 }),
-    maskCrf: i.maskCrf === undefined || i.maskCrf === false || i.maskCrf === null
-      ? null
-      : maskCrfSettings(i.maskCrf === true ? {} : i.maskCrf, `${where}.maskCrf`),
+    maskCrf: maskCrfChoice(i.maskCrf, `${where}.maskCrf`),
   };
 }
 
