@@ -10,9 +10,11 @@
 #   .device/libdmf_cuda.so.xz     optional prebuilt library (else `deno task build:cuda` runs)
 #   .device/fx1/*.safetensors.xz  the golden fixtures that travel this time ($FX_DIR: fx2, ...)
 #   .device/npm_cache.tar.xz      Deno's npm cache for the packages the engine loads eagerly (fflate)
+#   .device/msda_ref/cuda/ms_deform_im2col_cuda.cuh  for the msda_ref stage: the original
+#                                 Deformable-DETR kernels (not in this repository; $MSDA_REF_SRC)
 #   .gl/*.deb                     for the webgpu stage: the Vulkan loader and GL/EGL dispatch
 #                                 libraries (apt-get download libvulkan1 libegl1 libglvnd0 ...)
-# Stages: info, build, tests, parity, bench, profile, webgpu. Logs and results go to $OUT.
+# Stages: info, build, tests, parity, bench, msda_ref, profile, webgpu. Logs and results go to $OUT.
 set -u
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
@@ -35,6 +37,22 @@ export DMF_FIXTURES=/tmp/dmf/fx
 export DENO_DIR=/tmp/dmf/deno_dir
 mkdir -p $DENO_DIR && tar -xJf .device/npm_cache.tar.xz -C $DENO_DIR
 OFFLINE="--config tools/offline_tests/deno.json"
+
+# Vulkan loader from .gl/*.deb (apt-get download libvulkan1 on the developer machine), pointed at
+# the NVIDIA driver's ICD, for Deno's WebGPU.
+vulkan_env() {
+  [ -n "${VULKAN_READY:-}" ] && return
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json \
+    /usr/share/vulkan/icd.d/nvidia_icd*.json 2>/dev/null | head -1)
+  echo "vulkan ICD: ${icd:-none found}; loader: $(ldconfig -p | grep -c libvulkan.so.1) entries"
+  [ -n "$icd" ] && export VK_DRIVER_FILES=$icd
+  export LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  [ -f $egl ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+  VULKAN_READY=1
+}
 
 for stage in $STAGES; do
   echo "== $stage ($(date -u +%T))"
@@ -65,10 +83,16 @@ for stage in $STAGES; do
         --backend cuda 2>&1 | tee "$OUT/parity.log" | tail -40
       ;;
     bench)
+      case ",$BENCH_BACKENDS," in *,webgpu,*) vulkan_env ;; esac
       timeout ${BENCH_TIMEOUT:-300} $DENO run -A $OFFLINE tools/bench.ts --backend "$BENCH_BACKENDS" \
         --compare torch --torch-device cuda --python "$(command -v python3)" $BENCH_ARGS \
         --json "$OUT/bench.json" --markdown "$OUT/bench.md" >"$OUT/bench.log" 2>&1
       tail -80 "$OUT/bench.log"
+      ;;
+    msda_ref)
+      # the original Deformable-DETR kernels (sources in $MSDA_REF_SRC, not in this repository)
+      timeout ${MSDA_REF_TIMEOUT:-240} python3 tools/bench_msda_reference.py \
+        --src "${MSDA_REF_SRC:-.device/msda_ref}" --json "$OUT/msda_ref.json" 2>&1 | tail -40
       ;;
     profile)
       # wall time and per-kernel time of the bench's swin-t inference, then a V8 CPU profile
@@ -80,16 +104,7 @@ for stage in $STAGES; do
       cp /tmp/dmf/prof/*.cpuprofile "$OUT/model.cpuprofile" 2>/dev/null
       ;;
     webgpu)
-      # Vulkan loader from .gl/*.deb (apt-get download libvulkan1 on the developer machine)
-      for f in .gl/*.deb; do dpkg -x "$f" /; done
-      ldconfig
-      icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json \
-        /usr/share/vulkan/icd.d/nvidia_icd*.json 2>/dev/null | head -1)
-      echo "vulkan ICD: ${icd:-none found}; loader: $(ldconfig -p | grep -c libvulkan.so.1) entries"
-      [ -n "$icd" ] && export VK_DRIVER_FILES=$icd
-      export LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-      egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-      [ -f $egl ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+      vulkan_env
       cat >/tmp/dmf/adapter.ts <<'TS'
 const a = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
 console.log("adapter:", a ? JSON.stringify({ ...a.info, vendor: a.info.vendor, architecture: a.info.architecture, device: a.info.device, description: a.info.description }) : "none");
