@@ -7,7 +7,12 @@ import {
   getValidRatio,
   scaleReferencePoints,
 } from "../src/models/dmformer/deformable.ts";
-import { type HostMask, sine1D, sine2D } from "../src/models/dmformer/position_encoding.ts";
+import {
+  type HostMask,
+  positionEmbeddingSine2DHost,
+  sine1D,
+  sine2D,
+} from "../src/models/dmformer/position_encoding.ts";
 import { fixturePath } from "./helpers/fixtures.ts";
 import { testBackends } from "./helpers/backends.ts";
 import { assertClose } from "./helpers/numeric.ts";
@@ -114,6 +119,31 @@ test("2-D code of several frames: each frame's block equals its code alone (shar
       .toEqual(Array.from(alone));
   });
 });
+
+for (const [name, backend] of backends) {
+  test.skipIf(backend === null)(
+    `2-D code tensor on ${name}: the host code of every frame (shared, unpadded, mixed masks)`,
+    async () => {
+      const [H, W, F] = [5, 7, 4];
+      const plane = H * W;
+      const padRight = Array.from({ length: plane }, (_, p) => +(p % W >= 5));
+      const padBottom = Array.from({ length: plane }, (_, p) => +(Math.floor(p / W) === 4));
+      const none = new Array<number>(plane).fill(0);
+      const cases = [[none, none, none], [none], [padRight, padRight, padRight], [
+        padRight,
+        padBottom,
+        padRight,
+      ]];
+      for (const masks of cases) {
+        const mask: HostMask = { data: masks.flat(), shape: [3, H, W], dtype: "bool" };
+        const code = positionEmbeddingSine2DHost(mask, backend!, { numPosFeats: F });
+        expect(code.shape).toEqual([3, 2 * F, H, W]);
+        expect(Array.from(await code.data())).toEqual(Array.from(sine2D(mask, { numPosFeats: F })));
+        code.dispose();
+      }
+    },
+  );
+}
 
 describe("valid ratios and reference points", () => {
   // one image 4 x 6 whose last row and last two columns are padding

@@ -1,6 +1,7 @@
 import type { Backend } from "../../backend/backend.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { tensor } from "../../ops/creation.ts";
+import { cat, expand } from "../../ops/shape_ops.ts";
 
 /**
  * Sine position codes (design doc §7.4, §7.5). They depend only on padding masks, carry no
@@ -197,7 +198,39 @@ export function positionEmbeddingSine2DHost(
 ): Tensor {
   const [B, H, W] = mask.shape;
   const F = opts.numPosFeats ?? 128;
-  return tensor(sine2D(mask, opts), [B, 2 * F, H, W], { dtype: "f32", backend });
+  const plane = H * W;
+  let shared = true;
+  for (let b = 1; shared && b < B; b++) shared = samePlane(mask.data, 0, b * plane, plane);
+  if (!shared) return tensor(sine2D(mask, opts), [B, 2 * F, H, W], { dtype: "f32", backend });
+  // The frames of a clip usually share one mask: one frame's code, copied on the backend (a
+  // device then uploads 1/B of the bytes). Without padding the y code depends on the row only and
+  // the x code on the column only, so each is the code of an H x 1 / 1 x W map, broadcast.
+  let frame: Tensor;
+  if (noPadding(mask.data, plane)) {
+    const column = sine2D({ data: new Uint8Array(H), shape: [1, H, 1] }, opts).subarray(0, F * H);
+    const row = sine2D({ data: new Uint8Array(W), shape: [1, 1, W] }, opts).subarray(F * W);
+    const y = tensor(column, [1, F, H, 1], { dtype: "f32", backend });
+    const x = tensor(row, [1, F, 1, W], { dtype: "f32", backend });
+    const [yAll, xAll] = [expand(y, [1, F, H, W]), expand(x, [1, F, H, W])];
+    frame = cat([yAll, xAll], 1);
+    [y, x, yAll, xAll].forEach((t) => t.dispose());
+  } else {
+    const first = {
+      ...mask,
+      data: Array.prototype.slice.call(mask.data, 0, plane),
+      shape: [1, H, W],
+    };
+    frame = tensor(sine2D(first, opts), [1, 2 * F, H, W], { dtype: "f32", backend });
+  }
+  if (B === 1) return frame;
+  const all = expand(frame, [B, 2 * F, H, W]);
+  frame.dispose();
+  return all;
+}
+
+function noPadding(data: ArrayLike<number>, n: number): boolean {
+  for (let k = 0; k < n; k++) if (data[k]) return false;
+  return true;
 }
 
 /**
