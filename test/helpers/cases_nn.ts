@@ -41,6 +41,8 @@ function matmulCase(): Case {
   const a223 = rnd([2, 2, 3]);
   const at = rnd([3, 2]);
   const bt = rnd([4, 3]);
+  const w42 = rnd([4, 2]);
+  const w24 = rnd([2, 4]);
   return {
     forward: [
       { name: "[2, 3] @ [3, 4]", run: (c) => T.matmul(c.r(a), c.r(b)), expect: E(matmulRef(a, b)) },
@@ -53,6 +55,11 @@ function matmulCase(): Case {
           T.matmul(c.r(bb), c.r(ref([2, 1, 2, 3], [...ba.data.slice(0, 12)]))),
         ],
         expect: [E(matmulRef(ba, bb)), E(matmulRef(bb, ref([2, 1, 2, 3], ba.data.slice(0, 12))))],
+      },
+      {
+        name: "a shared right operand (linear layer): [2, 3, 4] @ [4, 2] and @ [2, 4]^T",
+        run: (c) => [T.matmul(c.r(b3), c.r(w42)), T.matmul(c.r(b3), c.r(w24), { transB: true })],
+        expect: [E(matmulRef(b3, w42)), E(matmulRef(b3, transposeLast(w24)))],
       },
       {
         name: "1-D operands (vector-matrix, matrix-vector, dot, batched)",
