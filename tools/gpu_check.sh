@@ -73,7 +73,7 @@ for stage in $STAGES; do
       ;;
     tests)
       DMF_TEST_BACKENDS=cuda timeout ${TESTS_TIMEOUT:-240} $DENO run -A $OFFLINE \
-        tools/offline_tests/run.ts --timeout 120 --log "$OUT/tests.log" \
+        tools/offline_tests/run.ts --timeout 120 --log "$OUT/tests.log" ${TEST_FILTER:+--filter "$TEST_FILTER"} \
         ${TEST_FILES:-test/cuda_abi.test.ts test/cuda_catalog.test.ts test/cuda_kernels.test.ts \
           test/parity_losses.test.ts test/parity_model.test.ts test/mask_head.test.ts \
           test/parity_fpn.test.ts test/parity_deformable.test.ts} 2>&1 | tail -60
@@ -97,7 +97,7 @@ for stage in $STAGES; do
     profile)
       # wall time and per-kernel time of the bench's swin-t inference, then a V8 CPU profile
       timeout ${PROFILE_TIMEOUT:-120} $DENO run -A $OFFLINE tools/profile_model.ts --backend cuda \
-        --runs 2 --sync 2>&1 | tee "$OUT/profile.log" | tail -50
+        --runs 2 --sync ${PROFILE_ARGS:-} 2>&1 | tee "$OUT/profile.log" | tail -50
       mkdir -p /tmp/dmf/prof && rm -f /tmp/dmf/prof/*
       timeout 120 $DENO run -A $OFFLINE --cpu-prof --cpu-prof-dir /tmp/dmf/prof \
         tools/profile_model.ts --backend cuda --runs 3 2>&1 | grep "^run" | tee -a "$OUT/profile.log"

@@ -2,7 +2,7 @@ import type { Attrs } from "../backend/backend.ts";
 import { isGradEnabled } from "../tensor/autograd.ts";
 import { fmtShape, sizeOf } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { profiling, recordKernel } from "./profile.ts";
+import { profiling, profilingShapes, recordKernel } from "./profile.ts";
 import { getOp, type OpSpec } from "./registry.ts";
 
 /** Runs a catalog op on its inputs' backend and records it for autograd. */
@@ -50,7 +50,13 @@ export function apply(name: string, inputs: Tensor[], attrs: Attrs = {}): Tensor
     if (profiling()) {
       const start = performance.now();
       kernel(ins, outs, attrs);
-      recordKernel(kernelName, performance.now() - start, sizeOf(outs[0].shape));
+      const ms = performance.now() - start;
+      recordKernel(
+        kernelName,
+        ms,
+        sizeOf(outs[0].shape),
+        profilingShapes() ? launchShapes(ins, attrs) : undefined,
+      );
     } else {
       kernel(ins, outs, attrs);
     }
@@ -75,4 +81,10 @@ function record(spec: OpSpec, inputs: Tensor[], results: Tensor[], attrs: Attrs)
 
 export function apply1(name: string, inputs: Tensor[], attrs: Attrs = {}): Tensor {
   return apply(name, inputs, attrs)[0];
+}
+
+/** "[2,3] [3,4] transB" for a per-shape profile row. */
+function launchShapes(ins: { shape: readonly number[] }[], attrs: Attrs): string {
+  const flags = Object.entries(attrs).filter(([, v]) => v === true).map(([k]) => k);
+  return [...ins.map((t) => `[${t.shape.join(",")}]`), ...flags].join(" ");
 }

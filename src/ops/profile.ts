@@ -14,10 +14,20 @@ export interface KernelProfileRow {
 }
 
 let active: Map<string, KernelProfileRow> | null = null;
+let byShape = false;
 
-/** Starts collecting (clears an earlier profile). */
-export function startProfile(): void {
+/**
+ * Starts collecting (clears an earlier profile). With `shapes`, rows are per kernel and input
+ * shapes (plus the launch's boolean attributes, e.g. a matmul's transposes).
+ */
+export function startProfile(options: { shapes?: boolean } = {}): void {
   active = new Map();
+  byShape = options.shapes ?? false;
+}
+
+/** True while a per-shape profile is being collected. */
+export function profilingShapes(): boolean {
+  return active !== null && byShape;
 }
 
 /** Stops collecting and returns the rows, slowest first. */
@@ -32,11 +42,12 @@ export function profiling(): boolean {
   return active !== null;
 }
 
-/** Adds one timed launch. */
-export function recordKernel(kernel: string, ms: number, elements: number): void {
+/** Adds one timed launch (`detail`: its shapes, kept apart in a per-shape profile). */
+export function recordKernel(kernel: string, ms: number, elements: number, detail?: string): void {
   if (!active) return;
-  let row = active.get(kernel);
-  if (!row) active.set(kernel, row = { kernel, calls: 0, ms: 0, elements: 0 });
+  const key = byShape && detail ? `${kernel} ${detail}` : kernel;
+  let row = active.get(key);
+  if (!row) active.set(key, row = { kernel: key, calls: 0, ms: 0, elements: 0 });
   row.calls++;
   row.ms += ms;
   row.elements += elements;
@@ -45,15 +56,16 @@ export function recordKernel(kernel: string, ms: number, elements: number): void
 /** The rows as an aligned text table with each kernel's share of the total. */
 export function formatProfile(rows: KernelProfileRow[], top = 25): string {
   const total = rows.reduce((s, r) => s + r.ms, 0);
-  const lines = [`${"kernel".padEnd(28)} ${"calls".padStart(7)} ${"ms".padStart(10)}  share`];
+  const width = Math.max(28, ...rows.slice(0, top).map((r) => r.kernel.length));
+  const lines = [`${"kernel".padEnd(width)} ${"calls".padStart(7)} ${"ms".padStart(10)}  share`];
   for (const r of rows.slice(0, top)) {
     const share = total > 0 ? (100 * r.ms / total).toFixed(1) : "0.0";
     lines.push(
-      `${r.kernel.padEnd(28)} ${String(r.calls).padStart(7)} ${r.ms.toFixed(1).padStart(10)}  ${
+      `${r.kernel.padEnd(width)} ${String(r.calls).padStart(7)} ${r.ms.toFixed(1).padStart(10)}  ${
         share.padStart(5)
       }%`,
     );
   }
-  lines.push(`${"total".padEnd(28)} ${"".padStart(7)} ${total.toFixed(1).padStart(10)}`);
+  lines.push(`${"total".padEnd(width)} ${"".padStart(7)} ${total.toFixed(1).padStart(10)}`);
   return lines.join("\n");
 }
