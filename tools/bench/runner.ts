@@ -305,6 +305,10 @@ export async function runBackend(
     if (report.peak) finishRows(report.rows, report.peak);
   } finally {
     await setBackend("cpu");
+    // a device backend's cached memory goes back before the next backend of the run starts (on
+    // one GPU, cuda's pool otherwise stays with the process while webgpu allocates)
+    await backend.sync().catch(() => {});
+    (backend as { trim?: () => void }).trim?.();
   }
   return report;
 }
