@@ -24,7 +24,14 @@ export {
   startProfile,
   stopProfile,
 } from "./src/ops/profile.ts";
-export { keep, liveTensorCount, tidy, tidyAsync } from "./src/tensor/memory.ts";
+export {
+  freeAfter,
+  freeInput,
+  keep,
+  liveTensorCount,
+  tidy,
+  tidyAsync,
+} from "./src/tensor/memory.ts";
 export { Generator, manualSeed } from "./src/tensor/random.ts";
 export {
   type Backend,

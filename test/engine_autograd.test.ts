@@ -217,6 +217,46 @@ describe("memory", () => {
     expect(T.liveTensorCount()).toBe(before);
   });
 
+  test("freeAfter frees a block's temporaries without gradients and keeps them with", () => {
+    const x = leaf([1, 2, 3]);
+    let inner!: Tensor;
+    const block = () => {
+      inner = T.mul(x, 2);
+      return T.exp(inner);
+    };
+    const y = T.noGrad(() => T.freeAfter(block));
+    expect(inner.isDisposed).toBe(true);
+    assertClose(y.dataSync(), [2, 4, 6].map(Math.exp), { rtol: 1e-6 });
+    const z = T.freeAfter(block); // recording: the graph needs `inner`
+    expect(inner.isDisposed).toBe(false);
+    T.sum(z).backward();
+    assertClose(grad(x), [2, 4, 6].map((v) => 2 * Math.exp(v)), { rtol: 1e-5 });
+    for (const u of [x, y, z, inner]) u.dispose();
+  });
+
+  test("freeInput disposes the input only when no gradient is recorded", () => {
+    const a = t([1, -2]);
+    const r = T.noGrad(() => T.freeInput(a, T.relu(a)));
+    expect(a.isDisposed).toBe(true);
+    assertClose(r.dataSync(), [1, 0]);
+    const b = leaf([1, -2]);
+    const s = T.freeInput(b, T.relu(b));
+    expect(b.isDisposed).toBe(false);
+    T.sum(s).backward();
+    assertClose(grad(b), [1, 0]);
+    for (const u of [r, b, s, b.grad!]) u.dispose();
+  });
+
+  test("a large host buffer is given back on dispose, a small one is left to the collector", () => {
+    const big = T.zeros([1 << 19]); // 2 MiB of f32
+    const small = T.zeros([16]);
+    const [bigBuf, smallBuf] = [big.buf, small.buf] as Float32Array[];
+    big.dispose();
+    small.dispose();
+    expect(bigBuf.byteLength).toBe(0);
+    expect(smallBuf.length).toBe(16);
+  });
+
   test("dispose is idempotent; reshapes share storage until all are disposed", () => {
     const x = t([1, 2, 3, 4]);
     const r = T.reshape(x, [2, 2]);

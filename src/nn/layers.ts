@@ -8,12 +8,13 @@ import { reshape } from "../ops/shape_ops.ts";
 import { dropout } from "../ops/random.ts";
 import { full } from "../ops/creation.ts";
 import { Module, param } from "./module.ts";
+import { freeInput } from "../tensor/memory.ts";
 import { defaultBias, defaultWeight, normal } from "./init.ts";
 
 /** y = x W^T + b, weight [out, in] (PyTorch layout). */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const y = matmul(x, weight, { transB: true });
-  return bias ? add(y, bias) : y;
+  return bias ? freeInput(y, add(y, bias)) : y;
 }
 
 export class Linear extends Module {

@@ -1,4 +1,5 @@
 import type { Tensor } from "./tensor.ts";
+import { isGradEnabled } from "./autograd.ts";
 
 /** Live tensor accounting and `tidy` scopes shared by every backend. */
 let live = 0;
@@ -49,6 +50,27 @@ export function tidy<T>(fn: () => T): T {
     closeScope(scope);
   }
   return settle(scope, result);
+}
+
+/**
+ * Runs one block of a forward pass (a layer, a stage). Without gradient recording its
+ * intermediates are freed when it returns (`tidy`), so an inference pass holds one block's
+ * temporaries at a time instead of every block's until the pass ends; with recording on they
+ * belong to the graph and stay. Only for blocks that keep no tensor they create (a cache must
+ * `keep` it).
+ */
+export function freeAfter<T>(fn: () => T): T {
+  return isGradEnabled() ? fn() : tidy(fn);
+}
+
+/**
+ * Returns `output` after freeing `input` when no gradient is being recorded: for an
+ * intermediate that nothing but `output` was computed from (a linear layer's product before
+ * its bias, a pre-activation), so that the two are never held at once.
+ */
+export function freeInput<T>(input: Tensor, output: T): T {
+  if (!isGradEnabled()) input.dispose();
+  return output;
 }
 
 /**

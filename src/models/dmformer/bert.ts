@@ -6,6 +6,7 @@
  * The parts take a `clamp` flag for the GLIP interaction layer (bert_layer.ts, §8.5).
  */
 import type { Tensor } from "../../tensor/tensor.ts";
+import { freeAfter } from "../../tensor/memory.ts";
 import { add, cast, clamp, div, gelu, mul, sub, tanh } from "../../ops/elementwise.ts";
 import { arange, zeros } from "../../ops/creation.ts";
 import { matmul } from "../../ops/matmul.ts";
@@ -259,7 +260,8 @@ export class BertModel extends Module {
     const mask = attentionMask ? extendedAttentionMask(attentionMask, floatType(h)) : null;
     const hiddenStates = [h];
     for (const layer of this.encoder.layer) {
-      h = layer.forward(h, mask);
+      const input = h;
+      h = freeAfter(() => layer.forward(input, mask));
       hiddenStates.push(h);
     }
     return {

@@ -1,4 +1,5 @@
 import type { Tensor } from "../../tensor/tensor.ts";
+import { freeAfter, freeInput } from "../../tensor/memory.ts";
 import { add } from "../../ops/elementwise.ts";
 import { transpose } from "../../ops/shape_ops.ts";
 import type { SpatialShapes } from "../../ops/deform_attn.ts";
@@ -79,17 +80,22 @@ export class DeformableTransformerEncoderLayer extends Module {
     spatialShapes: SpatialShapes,
     paddingMask?: Tensor | null,
   ): Tensor {
-    const attn = this.self_attn.forward(
-      withPos(src, pos),
-      referencePoints,
-      src,
-      spatialShapes,
-      paddingMask,
-    );
-    let x = this.norm1.forward(add(src, this.dropout1.forward(attn.output)));
-    const hidden = this.dropout2.forward(activation(this.activation, this.linear1.forward(x)));
-    x = this.norm2.forward(add(x, this.dropout3.forward(this.linear2.forward(hidden))));
-    return x;
+    // without gradients each half frees its temporaries when it returns (freeAfter)
+    const x = freeAfter(() => {
+      const attn = this.self_attn.forward(
+        withPos(src, pos),
+        referencePoints,
+        src,
+        spatialShapes,
+        paddingMask,
+      );
+      return this.norm1.forward(add(src, this.dropout1.forward(attn.output)));
+    });
+    return freeAfter(() => {
+      const pre = this.linear1.forward(x);
+      const hidden = this.dropout2.forward(freeInput(pre, activation(this.activation, pre)));
+      return this.norm2.forward(add(x, this.dropout3.forward(this.linear2.forward(hidden))));
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Tensor } from "../../tensor/tensor.ts";
+import { freeAfter } from "../../tensor/memory.ts";
 import { add, mul } from "../../ops/elementwise.ts";
 import { mean } from "../../ops/reduce.ts";
 import { cat, flatten, narrow, permute, reshape, transpose } from "../../ops/shape_ops.ts";
@@ -77,23 +78,29 @@ export function runBranch(
   const rounds = m.vision.length;
   for (let r = 0; r < rounds; r++) {
     const memory = transpose(T, 0, 1);
-    maps = maps.map((x) => {
-      const [, , h, w] = x.shape;
-      const gated = m.vlfuse[r].forward(toClipSequence(x, b, t), memory, {
-        memoryKeyPaddingMask: words.mask,
-        pos: words.pos,
-      });
-      return fromClipSequence(gated, b, t, h, w);
-    });
-    flat = m.vision[r].forward(
-      flattenMaps(maps),
-      pos,
-      v.referencePoints,
-      spatialShapes,
-      v.maskFlat,
+    maps = maps.map((x) =>
+      freeAfter(() => {
+        const [, , h, w] = x.shape;
+        const gated = m.vlfuse[r].forward(toClipSequence(x, b, t), memory, {
+          memoryKeyPaddingMask: words.mask,
+          pos: words.pos,
+        });
+        return fromClipSequence(gated, b, t, h, w);
+      })
+    );
+    const levels = maps;
+    flat = freeAfter(() =>
+      m.vision[r].forward(
+        flattenMaps(levels),
+        pos,
+        v.referencePoints,
+        spatialShapes,
+        v.maskFlat,
+      )
     );
     if (r < rounds - 1) maps = splitLevels(flat, spatialShapes);
-    T = m.bert[r].forward(T, words.mask);
+    const before = T;
+    T = freeAfter(() => m.bert[r].forward(before, words.mask));
   }
   const visual = m.resizerV.forward(flat!);
   // the mean includes padded positions (gotcha 16.1, item 4)

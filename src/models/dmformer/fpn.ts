@@ -1,4 +1,5 @@
 import type { Tensor } from "../../tensor/tensor.ts";
+import { freeAfter } from "../../tensor/memory.ts";
 import { add, cast, cos, div, logicalNot, mul, relu, sin, sub } from "../../ops/elementwise.ts";
 import { tensor } from "../../ops/creation.ts";
 import { cumsum } from "../../ops/reduce.ts";
@@ -182,9 +183,14 @@ export class CrossModalFPNDecoder extends Module {
     let y: Tensor | null = null;
     for (let i = 3; i >= 0; i--) {
       const { x, adapter, block, out } = levels[i];
-      const fused = fuseLevel(adapter, block, x, inp.masks[i], inp.poses[i], text, inp.t);
-      const size = fused.shape.slice(-2) as [number, number];
-      y = out.forward(y ? add(fused, interpolate(y, { size, mode: "nearest" })) : fused);
+      const below: Tensor | null = y;
+      y = freeAfter(() => {
+        const fused = fuseLevel(adapter, block, x, inp.masks[i], inp.poses[i], text, inp.t);
+        const size = fused.shape.slice(-2) as [number, number];
+        return out.forward(
+          below ? add(fused, interpolate(below, { size, mode: "nearest" })) : fused,
+        );
+      });
     }
     return y!;
   }

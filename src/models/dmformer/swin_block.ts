@@ -4,6 +4,7 @@
  * Token tensors are [B, H*W, C], row-major over the map.
  */
 import type { Generator } from "../../tensor/random.ts";
+import { freeAfter } from "../../tensor/memory.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { add, gelu } from "../../ops/elementwise.ts";
 import { dropPath } from "../../ops/random.ts";
@@ -164,7 +165,7 @@ export class BasicLayer extends Module {
   /** Returns the stage output (before merging) and the merged input of the next stage. */
   forward(input: TokenMap): { out: TokenMap; next: TokenMap | null } {
     let x = input.x;
-    for (const block of this.blocks) x = block.forward(x, input.h, input.w);
+    for (const block of this.blocks) x = freeAfter(() => block.forward(x, input.h, input.w));
     const out = { x, h: input.h, w: input.w };
     return { out, next: this.downsample ? this.downsample.forward(out) : null };
   }

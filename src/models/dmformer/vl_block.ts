@@ -1,4 +1,5 @@
 import type { Tensor } from "../../tensor/tensor.ts";
+import { freeAfter, freeInput } from "../../tensor/memory.ts";
 import { add, cast, ne, relu } from "../../ops/elementwise.ts";
 import { interpolate } from "../../ops/resample.ts";
 import { permute, reshape } from "../../ops/shape_ops.ts";
@@ -110,25 +111,33 @@ export class VisionLanguageBlock extends Module {
   }
 
   forward(inp: VisionLanguageInputs): Tensor {
-    let tgt = inp.tgt;
-    const selfOut = this.selfAttention(
-      withPos(tgt, inp.queryPos),
-      tgt,
-      inp.grid,
-      inp.tgtKeyPaddingMask,
-    );
-    tgt = this.norm1.forward(add(tgt, this.dropout1.forward(selfOut)));
-
-    const [cross] = this.multihead_attn.forward(
-      withPos(tgt, inp.queryPos),
-      withPos(inp.memory, inp.pos),
-      inp.memory,
-      { keyPaddingMask: inp.memoryKeyPaddingMask },
-    );
-    tgt = this.norm2.forward(add(tgt, this.dropout2.forward(cross)));
-
-    const hidden = this.dropout.forward(relu(this.linear1.forward(tgt)));
-    return this.norm3.forward(add(tgt, this.dropout3.forward(this.linear2.forward(hidden))));
+    // at stride 4 every [tokens, d_ffn] temporary is 590 MB for a 5-frame 360x640 clip:
+    // without gradients each sub-layer frees its own (freeAfter)
+    const afterSelf = freeAfter(() => {
+      const selfOut = this.selfAttention(
+        withPos(inp.tgt, inp.queryPos),
+        inp.tgt,
+        inp.grid,
+        inp.tgtKeyPaddingMask,
+      );
+      return this.norm1.forward(add(inp.tgt, this.dropout1.forward(selfOut)));
+    });
+    const afterCross = freeAfter(() => {
+      const [cross] = this.multihead_attn.forward(
+        withPos(afterSelf, inp.queryPos),
+        withPos(inp.memory, inp.pos),
+        inp.memory,
+        { keyPaddingMask: inp.memoryKeyPaddingMask },
+      );
+      return this.norm2.forward(add(afterSelf, this.dropout2.forward(cross)));
+    });
+    return freeAfter(() => {
+      const pre = this.linear1.forward(afterCross);
+      const hidden = this.dropout.forward(freeInput(pre, relu(pre)));
+      return this.norm3.forward(
+        add(afterCross, this.dropout3.forward(this.linear2.forward(hidden))),
+      );
+    });
   }
 
   /**
