@@ -19,6 +19,18 @@ export function typedArrayFor(dtype: DType, size: number): TypedArray {
   }
 }
 
+/**
+ * Gives a host buffer's memory back now instead of at the next garbage collection (it is
+ * detached: length 0 afterwards). Only for buffers nothing else refers to; small ones are
+ * left to the collector.
+ */
+export function releaseHostBuffer(buf: TypedArray): void {
+  if (buf.byteLength < RELEASE_MIN_BYTES) return;
+  (buf.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer?.(0);
+}
+
+const RELEASE_MIN_BYTES = 1 << 20;
+
 export function bytesPerElement(dtype: DType): number {
   return dtype === "f64" ? 8 : dtype === "f32" || dtype === "i32" ? 4 : 1;
 }

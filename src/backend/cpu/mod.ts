@@ -1,5 +1,10 @@
 import { type Backend, registerBackend } from "../backend.ts";
-import { type DType, type TypedArray, typedArrayFor } from "../../tensor/dtype.ts";
+import {
+  type DType,
+  releaseHostBuffer,
+  type TypedArray,
+  typedArrayFor,
+} from "../../tensor/dtype.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { reduceKernels } from "./reduce.ts";
 import { matmul } from "./matmul.ts";
@@ -35,7 +40,7 @@ export const cpuBackend: Backend = {
   },
   download: (buf: unknown) => Promise.resolve((buf as TypedArray).slice()),
   downloadSync: (buf: unknown) => (buf as TypedArray).slice(),
-  free: () => {},
+  free: (buf: unknown) => releaseHostBuffer(buf as TypedArray),
   sync: () => Promise.resolve(),
 };
 

@@ -9,7 +9,12 @@
  * fails with a NativeBuildError and the other backends keep working.
  */
 import { type Backend, type Kernel, registerBackendFactory } from "../backend.ts";
-import { type DType, type TypedArray, typedArrayFor } from "../../tensor/dtype.ts";
+import {
+  type DType,
+  releaseHostBuffer,
+  type TypedArray,
+  typedArrayFor,
+} from "../../tensor/dtype.ts";
 import { cpuBackend } from "../cpu/mod.ts";
 import { loadNativeLibrary, type NativeLibrary } from "./ffi.ts";
 import { nativeKernels } from "./kernels.ts";
@@ -76,7 +81,8 @@ class BufferPool {
 
   free(buf: unknown, dtype: DType, size: number): void {
     const b = buf as TypedArray;
-    if (b.byteLength < 65536 || this.stats.pooledBytes + b.byteLength > this.capBytes) return;
+    if (b.byteLength < 65536) return;
+    if (this.stats.pooledBytes + b.byteLength > this.capBytes) return releaseHostBuffer(b);
     const key = `${dtype}:${size}`;
     let list = this.#free.get(key);
     if (!list) this.#free.set(key, list = []);
@@ -85,6 +91,7 @@ class BufferPool {
   }
 
   clear(): void {
+    for (const list of this.#free.values()) list.forEach(releaseHostBuffer);
     this.#free.clear();
     this.stats.pooledBytes = 0;
   }
