@@ -59,17 +59,22 @@ export interface PoolStats {
 /**
  * Reuses freed buffers of >= 64 KiB (same dtype and length): a fresh large typed array costs
  * page faults and the kernel's zeroing on first touch, a pooled one a memset. Buffers are
- * zero-filled on alloc either way (kernels may accumulate into their outputs).
+ * zero-filled on alloc either way (kernels may accumulate into their outputs). When a freed
+ * buffer does not fit under the cap, the least recently pooled ones are given back to make room
+ * (a forward pass frees the sizes its next layers allocate again).
  */
 class BufferPool {
   readonly stats: PoolStats = { pooledBytes: 0, hits: 0, misses: 0 };
   #free = new Map<string, TypedArray[]>();
+  /** Pooled buffers, oldest first, with their keys. */
+  #order = new Map<TypedArray, string>();
   constructor(readonly capBytes: number) {}
 
   alloc(dtype: DType, size: number): TypedArray {
     const list = this.#free.get(`${dtype}:${size}`);
     const buf = list?.pop();
     if (buf) {
+      this.#order.delete(buf);
       this.stats.hits++;
       this.stats.pooledBytes -= buf.byteLength;
       buf.fill(0);
@@ -82,17 +87,29 @@ class BufferPool {
   free(buf: unknown, dtype: DType, size: number): void {
     const b = buf as TypedArray;
     if (b.byteLength < 65536) return;
-    if (this.stats.pooledBytes + b.byteLength > this.capBytes) return releaseHostBuffer(b);
+    if (b.byteLength > this.capBytes) return releaseHostBuffer(b);
+    while (this.stats.pooledBytes + b.byteLength > this.capBytes) this.#evictOldest();
     const key = `${dtype}:${size}`;
     let list = this.#free.get(key);
     if (!list) this.#free.set(key, list = []);
     list.push(b);
+    this.#order.set(b, key);
     this.stats.pooledBytes += b.byteLength;
+  }
+
+  #evictOldest(): void {
+    const [old, key] = this.#order.entries().next().value!;
+    this.#order.delete(old);
+    const list = this.#free.get(key)!;
+    list.splice(list.indexOf(old), 1);
+    this.stats.pooledBytes -= old.byteLength;
+    releaseHostBuffer(old);
   }
 
   clear(): void {
     for (const list of this.#free.values()) list.forEach(releaseHostBuffer);
     this.#free.clear();
+    this.#order.clear();
     this.stats.pooledBytes = 0;
   }
 }
