@@ -5,6 +5,7 @@
  * at the next read-back or sync.
  */
 import type { Attrs, Kernel, KernelInput, KernelOutput } from "../backend.ts";
+import { matmulLaunch } from "../matmul_launch.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../../tensor/shape.ts";
 import { check, type CudaLib } from "./ffi.ts";
 import { BINARY_IDS, UNARY_IDS } from "./ops_table.ts";
@@ -564,21 +565,7 @@ export function makeKernels(lib: CudaLib): Record<string, Kernel> {
 
   // ---- matmul ----------------------------------------------------------------------------------
   k.matmul = ([x, y], [out], { transA = false, transB = false }) => {
-    const r = out.shape.length;
-    let M = out.shape[r - 2];
-    const N = out.shape[r - 1];
-    const K = transA ? x.shape[x.shape.length - 2] : x.shape[x.shape.length - 1];
-    let batch = out.shape.slice(0, r - 2);
-    let sa = broadcastStrides(x.shape.slice(0, -2), batch).map((s) => s * M * K);
-    let sb = broadcastStrides(y.shape.slice(0, -2), batch).map((s) => s * K * N);
-    // A shared right operand (linear layers): x's batch folds into M, one GEMM instead of many
-    // thin ones ([72000, 1, 256] x W^T took 25 ms on an H100 as 72000 products with M = 1).
-    if (!transA && batch.length > 0 && sb.every((s) => s === 0) && sa.every((s) => s !== 0)) {
-      M *= batch.reduce((a, b) => a * b, 1);
-      batch = [];
-      sa = [];
-      sb = [];
-    }
+    const { M, N, K, batch, sa, sb } = matmulLaunch(x.shape, y.shape, out.shape, transA);
     const so = stridesOf(batch).map((s) => s * M * N);
     const m = mergeAxes(batch, [sa, sb, so]);
     ok(

@@ -7,6 +7,7 @@ import { bytesPerElement, type TypedArray } from "../../tensor/dtype.ts";
 import { broadcastStrides, type Shape } from "../../tensor/shape.ts";
 import type { NativeSymbols } from "./ffi.ts";
 import { isF32, meta, prod } from "./util.ts";
+import { matmulLaunch } from "../matmul_launch.ts";
 
 /** Binary op ids of dmf.h (order matters). */
 export const NATIVE_BINARY = [
@@ -101,21 +102,7 @@ export function nativeKernels(
     const [out] = outs;
     if (!isF32(x) || !isF32(y) || !isF32(out)) return cpu.matmul(ins, outs, attrs);
     const { transA = false, transB = false } = attrs;
-    const r = out.shape.length;
-    let M = out.shape[r - 2];
-    const N = out.shape[r - 1];
-    const K = transA ? x.shape[x.shape.length - 2] : x.shape[x.shape.length - 1];
-    let batch = out.shape.slice(0, r - 2);
-    let sa = broadcastStrides(x.shape.slice(0, -2), batch).map((v) => v * M * K);
-    let sb = broadcastStrides(y.shape.slice(0, -2), batch).map((v) => v * K * N);
-    // A shared right operand (linear layers): fold x's batch into M, one large GEMM instead of
-    // many thin ones ([72000, 1, 256] x W^T is otherwise 72000 GEMMs with M = 1).
-    if (!transA && batch.length > 0 && sb.every((v) => v === 0) && sa.every((v) => v !== 0)) {
-      M *= prod(batch);
-      batch = [];
-      sa = [];
-      sb = [];
-    }
+    const { M, N, K, batch, sa, sb } = matmulLaunch(x.shape, y.shape, out.shape, transA);
     s.dmf_matmul(
       x.buf as Float32Array,
       y.buf as Float32Array,

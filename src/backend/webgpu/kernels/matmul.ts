@@ -6,7 +6,7 @@
  * without batch axes of its own (linear layers) folds x's batch into M: one GEMM.
  */
 import type { Kernel, KernelInput, KernelOutput } from "../../backend.ts";
-import { broadcastStrides } from "../../../tensor/shape.ts";
+import { matmulLaunch } from "../../matmul_launch.ts";
 import {
   coalesce,
   type Compute,
@@ -49,25 +49,13 @@ export function rowsPerGroup(m: number): number {
 
 export function matmulKernel(rt: Runtime): Kernel {
   return ([x, y], [out], { transA = false, transB = false }) => {
-    const r = out.shape.length;
-    let M = out.shape[r - 2];
-    const N = out.shape[r - 1];
-    const K = transA ? x.shape[x.shape.length - 2] : x.shape[x.shape.length - 1];
+    const { M, N, K, batch, sa, sb } = matmulLaunch(x.shape, y.shape, out.shape, transA);
     if (M * N === 0 || product(out.shape) === 0) return;
     if (K === 0) {
       fillWord(rt, out, 0);
       return;
     }
-    const batch = out.shape.slice(0, -2);
-    const sa = broadcastStrides(x.shape.slice(0, -2), batch).map((s) => s * M * K);
-    const sb = broadcastStrides(y.shape.slice(0, -2), batch).map((s) => s * K * N);
-    let cb = coalesce(batch, [contiguous(batch), sa, sb]);
-    // a right operand shared by every batch entry (linear layers): fold x's batch into M and
-    // run one GEMM instead of many thin ones
-    if (!transA && cb.shape.length === 1 && cb.strides[2][0] === 0 && cb.strides[1][0] === M * K) {
-      M *= cb.shape[0];
-      cb = { shape: [], strides: [[], [], []] };
-    }
+    const cb = coalesce(batch, [contiguous(batch), sa, sb]);
     const rb = cb.shape.length;
     const ct: Compute = isIntDtype(out.dtype) ? "i32" : "f32";
     const f32 = x.dtype === "f32" && y.dtype === "f32" && out.dtype === "f32";
