@@ -17,12 +17,7 @@ import { DMFormer } from "../src/models/dmformer/model.ts";
 import { resolveConfig } from "../src/models/dmformer/config.ts";
 import { noGrad } from "../src/tensor/autograd.ts";
 import { tidyAsync } from "../src/tensor/memory.ts";
-import {
-  formatProfile,
-  type KernelProfileRow,
-  startProfile,
-  stopProfile,
-} from "../src/ops/profile.ts";
+import { formatProfile, startProfile, stopProfile, sumByKernel } from "../src/ops/profile.ts";
 import { captions, INFER, INFER_QUICK, video } from "./bench/model.ts";
 
 const { values } = parseArgs({
@@ -73,13 +68,7 @@ for (let i = 0; i < runs; i++) {
   console.log(`run ${i + 1}: ${ms.toFixed(1)} ms${last && values.sync ? " (synchronised)" : ""}`);
   if (last) {
     const kernels = rows.reduce((s, r) => s + r.ms, 0);
-    const byKernel = new Map<string, KernelProfileRow>();
-    for (const r of rows) {
-      const name = r.kernel.split(" ")[0];
-      const row = byKernel.get(name) ?? { kernel: name, calls: 0, ms: 0, elements: 0 };
-      byKernel.set(name, { ...row, calls: row.calls + r.calls, ms: row.ms + r.ms });
-    }
-    console.log(formatProfile([...byKernel.values()].sort((a, b) => b.ms - a.ms), 40));
+    console.log(formatProfile(sumByKernel(rows), 40));
     if (values.shapes) console.log(formatProfile(rows, 30));
     console.log(`host time between kernels: ${(ms - kernels).toFixed(1)} ms`);
   }

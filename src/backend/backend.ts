@@ -36,6 +36,8 @@ export interface Backend {
   free(buf: unknown, dtype: DType, size: number): void;
   /** Waits until all queued work finished. */
   sync(): Promise<void>;
+  /** Gives cached device memory back (device backends with a buffer pool). */
+  trim?(): void;
   /**
    * Measured preferences between a fused kernel and the same computation composed from
    * other ops, by op name (absent: the fused kernel). Models read it through

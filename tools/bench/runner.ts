@@ -308,7 +308,7 @@ export async function runBackend(
     // a device backend's cached memory goes back before the next backend of the run starts (on
     // one GPU, cuda's pool otherwise stays with the process while webgpu allocates)
     await backend.sync().catch(() => {});
-    (backend as { trim?: () => void }).trim?.();
+    backend.trim?.();
   }
   return report;
 }

@@ -260,8 +260,7 @@ export class BertModel extends Module {
     const mask = attentionMask ? extendedAttentionMask(attentionMask, floatType(h)) : null;
     const hiddenStates = [h];
     for (const layer of this.encoder.layer) {
-      const input = h;
-      h = freeAfter(() => layer.forward(input, mask));
+      h = freeAfter(() => layer.forward(h, mask));
       hiddenStates.push(h);
     }
     return {

@@ -88,10 +88,9 @@ export function runBranch(
         return fromClipSequence(gated, b, t, h, w);
       })
     );
-    const levels = maps;
     flat = freeAfter(() =>
       m.vision[r].forward(
-        flattenMaps(levels),
+        flattenMaps(maps),
         pos,
         v.referencePoints,
         spatialShapes,
@@ -99,8 +98,7 @@ export function runBranch(
       )
     );
     if (r < rounds - 1) maps = splitLevels(flat, spatialShapes);
-    const before = T;
-    T = freeAfter(() => m.bert[r].forward(before, words.mask));
+    T = freeAfter(() => m.bert[r].forward(T, words.mask));
   }
   const visual = m.resizerV.forward(flat!);
   // the mean includes padded positions (gotcha 16.1, item 4)

@@ -183,13 +183,10 @@ export class CrossModalFPNDecoder extends Module {
     let y: Tensor | null = null;
     for (let i = 3; i >= 0; i--) {
       const { x, adapter, block, out } = levels[i];
-      const below: Tensor | null = y;
       y = freeAfter(() => {
         const fused = fuseLevel(adapter, block, x, inp.masks[i], inp.poses[i], text, inp.t);
         const size = fused.shape.slice(-2) as [number, number];
-        return out.forward(
-          below ? add(fused, interpolate(below, { size, mode: "nearest" })) : fused,
-        );
+        return out.forward(y ? add(fused, interpolate(y, { size, mode: "nearest" })) : fused);
       });
     }
     return y!;
