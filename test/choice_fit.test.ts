@@ -339,6 +339,52 @@ describe("deno task fit-choice", () => {
     ])).rejects.toThrow(/samples\.jsonl were recorded with other weights than the checkpoint's/);
   });
 
+  test("with test-time views and clips: a row per frame and view, inference's scores", async () => {
+    const root = await Deno.makeTempDir({ prefix: "dmf-fitchoice-" });
+    dirs.push(root);
+    const { weights, config } = await tinyModel(root);
+    const setup = await makeTinySetup(`${root}/ds`, { videos: 1, frames: 3 });
+    const loaded = await loadModelForInference(weights, config, getBackend("cpu"));
+    const jobs = await ytvosJobs(setup.data, "train");
+    const inference = {
+      shortSide: null,
+      windowFrames: 36,
+      maxLength: 32,
+      testTimeAugment: ["hflip"] as const,
+      clipFrames: 2,
+    };
+    const samples = await collectChoiceSamples(
+      loaded,
+      jobs.expressions,
+      jobs.imageDir,
+      `${setup.data}/train/Annotations`,
+      { ...inference, limit: 2 },
+    );
+    const trained = {
+      weight: await loaded.model.class_geometry!.weight.data(),
+      bias: await loaded.model.class_geometry!.bias.data(),
+    };
+    for (const [i, s] of samples.entries()) {
+      expect([s.t, s.q]).toEqual([6, 5]);
+      const e = jobs.expressions[i];
+      const frames = await readExpressionFrames(jobs.imageDir, e);
+      const seg = await segmentClip(loaded.model, frames, e.caption, {
+        tokenizer: loaded.tokenizer,
+        ...inference,
+      });
+      expect(chosenSlot(s, trained)).toBe(seg.query);
+      const logits = slotLogits(s, trained);
+      seg.queryMeanScores.forEach((score, j) => {
+        let mean = 0;
+        for (let row = 0; row < s.t; row++) mean += 1 / (1 + Math.exp(-logits[row * s.q + j]));
+        expect(mean / s.t).toBeCloseTo(score, 5);
+      });
+      // the mirrored view reads another sentence only when it has left or right in it
+      const rows = Array.from({ length: s.t }, (_, r) => s.sentence.slice(r * s.d, (r + 1) * s.d));
+      expect(rows[2]).toEqual(rows[0]);
+    }
+  });
+
   test("a model without the term, a missing --out and a bad --tau are named", async () => {
     const root = await Deno.makeTempDir({ prefix: "dmf-fitchoice-" });
     dirs.push(root);

@@ -4,7 +4,7 @@ import { tensor } from "../src/ops/creation.ts";
 import { getBackend } from "../src/backend/backend.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../src/data/transforms.ts";
 import type { RgbImage } from "../src/media/frame.ts";
-import type { DMFormer } from "../src/models/dmformer/model.ts";
+import type { DMFormer, DMFormerOutput } from "../src/models/dmformer/model.ts";
 import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
 import { segmentClip } from "../src/pipeline/segment.ts";
 import { DEFAULT_MASK_CRF, refineMaskLogits } from "../src/pipeline/mask_crf.ts";
@@ -300,6 +300,82 @@ describe("segmentClip with test-time views", () => {
     });
     expect(calls.length).toBe(8);
     expectSameSegmentation(both, plain);
+  });
+});
+
+describe("segmentClip recordSlots", () => {
+  test("records follow their slots through clips, views and windows", async () => {
+    const tokenizer = await BertTokenizer.load();
+    const frames = randomFrames(5, 6, 8, 7);
+    const calls: number[][] = [];
+    // a record: the pass's number, the frame within the pass and the slot's score there
+    const record = async (out: DMFormerOutput) => {
+      const [, t, q] = out.pred_logits.shape;
+      const logits = await out.pred_logits.data();
+      const pass = calls.length - 1;
+      return Array.from({ length: t }, (_, f) =>
+        Array.from({ length: q }, (_, j) => ({
+          pass,
+          frame: f,
+          score: 1 / (1 + Math.exp(-logits[f * q + j])),
+        })));
+    };
+    type Rec = { pass: number; frame: number; score: number };
+    for (
+      const options of [
+        { clipFrames: 2, testTimeAugment: ["hflip", "reverse"] as const },
+        { clipFrames: 0, testTimeAugment: ["reverse"] as const, windowFrames: 3 },
+      ]
+    ) {
+      calls.length = 0;
+      const seg = await segmentClip(fakeModel(calls), frames, "the star moving up", {
+        tokenizer,
+        shortSide: null,
+        ...options,
+        recordSlots: record,
+      });
+      const views = options.testTimeAugment.length === 2 ? 4 : 2;
+      const records = seg.slotRecords as Rec[][][];
+      expect(records.length).toBe(5);
+      for (const perSlot of records) {
+        expect(perSlot.length).toBe(Q);
+        for (const entries of perSlot) {
+          expect(entries.length).toBe(views);
+          // one record per view, each from another pass; anchors of clips are not recorded
+          expect(new Set(entries.map((r) => r.pass)).size).toBe(views);
+        }
+      }
+      if (options.clipFrames) {
+        // the first pass of each view anchors its clips: 1 + 3 passes per view
+        const anchors = [0, 4, 8, 12];
+        expect(records.flat(2).some((r) => anchors.includes(r.pass))).toBe(false);
+      }
+      // an equivariant model: every recorded score is the fused score of its frame and slot, so
+      // the mean over records is each slot's mean score
+      for (let j = 0; j < Q; j++) {
+        const all = records.flatMap((perSlot) => perSlot[j]);
+        const mean = all.reduce((a, r) => a + r.score, 0) / all.length;
+        expect(mean).toBeCloseTo(seg.queryMeanScores[j], 6);
+      }
+      // ... and every view's record of a frame and slot agrees (the chosen slot's: its score)
+      records.forEach((perSlot, f) => {
+        perSlot.forEach((entries) =>
+          entries.forEach((r) => expect(r.score).toBeCloseTo(entries[0].score, 6))
+        );
+        expect(perSlot[seg.query][0].score).toBeCloseTo(seg.scores[f], 6);
+      });
+    }
+  });
+
+  test("a record list of the wrong size is an error", async () => {
+    const tokenizer = await BertTokenizer.load();
+    await expect(
+      segmentClip(fakeModel([]), randomFrames(2, 6, 8, 8), "the star", {
+        tokenizer,
+        shortSide: null,
+        recordSlots: () => [[1, 2]],
+      }),
+    ).rejects.toThrow("recordSlots should return 2 frames of 4 slot records");
   });
 });
 

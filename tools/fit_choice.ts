@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import {
   checkBackendName,
   CliError,
+  inferenceFlags,
   mustExist,
   nonNegativeNumber,
   openBackend,
@@ -13,6 +14,7 @@ import {
   positiveInt,
   runCli,
 } from "../src/cli/common.ts";
+import type { InferenceSettings } from "../src/pipeline/train_config.ts";
 import { type LoadedModel, loadModelForInference, ytvosJobs } from "../src/pipeline/infer.ts";
 import {
   checkSamplesMatchHead,
@@ -33,8 +35,9 @@ export const HELP = `Refit the class_geometry term to the query choice on whole 
 
 A model trained with "classGeometry": true learns that term from clips of a few frames; inference
 picks the query by its class score averaged over every frame. This command runs the model over a
-split with ground truth as deno task infer does, records each query slot's class logits, mask
-geometry and J&F, and refits only class_geometry.weight and .bias so that the slot with the best
+split with ground truth as deno task infer does (the config's test-time views and clip-wise
+inference included; not the mask refinement, which does not change the choice), records each
+query slot's class logits, mask geometry and J&F from every pass whose scores the choice averages, and refits only class_geometry.weight and .bias so that the slot with the best
 J&F gets the highest clip-mean logit (softmax cross-entropy towards softmax(J&F / tau), with an
 L2 pull of weight lambda towards the trained values). With --class-head the last decoder layer's
 class head weight is refitted too. Everything else is copied unchanged. Fit on a training split,
@@ -61,6 +64,10 @@ Options:
                         same checkpoint and config)
   --limit <n>           only the first n expressions
   --short-side <px>     resize frames to this short side (default: config inference.shortSide)
+  --tta <list>          test-time views as in deno task infer: hflip, reverse, both or none
+                        (default: config inference.testTimeAugment)
+  --clip-frames <n>     clip-wise inference as in deno task infer; 0 = off
+                        (default: config inference.clipFrames)
   --backend <name>      cpu (default), native, webgpu, auto (for the model; the fit runs on cpu)
   --quiet               no progress lines
   -h, --help            this text
@@ -85,6 +92,8 @@ export async function main(args: string[]): Promise<void> {
     steps: { type: "string" },
     limit: { type: "string" },
     "short-side": { type: "string" },
+    tta: { type: "string" },
+    "clip-frames": { type: "string" },
     backend: { type: "string", default: "cpu" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -104,7 +113,7 @@ export async function main(args: string[]): Promise<void> {
   if (tau === 0) throw new CliError("--tau must be > 0");
   const steps = positiveInt(values.steps, "steps") ?? 500;
   const limit = positiveInt(values.limit, "limit");
-  const shortSideArg = positiveInt(values["short-side"], "short-side");
+  const flags = inferenceFlags(values);
   await mustExist(values.checkpoint, "checkpoint");
   if (values.config) await mustExist(values.config, "config file", "file");
   if (values.samples) await mustExist(values.samples, "samples file", "file");
@@ -134,11 +143,14 @@ export async function main(args: string[]): Promise<void> {
     values.data!,
     values.split!,
     limit,
-    shortSideArg,
+    flags,
     values.quiet === true,
   );
   if (values.samples && modelHead) checkSamplesMatchHead(samples, modelHead, values.samples);
-  if (values["save-samples"]) await saveChoiceSamples(values["save-samples"], samples);
+  if (values["save-samples"]) {
+    await Deno.mkdir(dirname(values["save-samples"]), { recursive: true });
+    await saveChoiceSamples(values["save-samples"], samples);
+  }
   const start: ChoiceWeights = {
     weight: await term.weight.data(),
     bias: await term.bias.data(),
@@ -188,9 +200,10 @@ async function collect(
   data: string,
   split: string,
   limit: number | undefined,
-  shortSide: number | undefined,
+  flags: Partial<InferenceSettings>,
   quiet: boolean,
 ) {
+  const settings = { ...loaded.setup.inference, ...flags };
   const jobs = await ytvosJobs(data, split);
   const started = performance.now();
   return await collectChoiceSamples(
@@ -199,8 +212,10 @@ async function collect(
     jobs.imageDir,
     `${data}/${split}/Annotations`,
     {
-      shortSide: shortSide ?? loaded.setup.inference.shortSide,
-      windowFrames: loaded.setup.inference.windowFrames,
+      shortSide: settings.shortSide,
+      windowFrames: settings.windowFrames,
+      testTimeAugment: settings.testTimeAugment,
+      clipFrames: settings.clipFrames,
       maxLength: loaded.setup.maxTextLength,
       limit,
       onProgress: (done, total, e) => {

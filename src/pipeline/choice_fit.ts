@@ -21,7 +21,8 @@ import { AdamW } from "../optim/adamw.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { tidy } from "../tensor/memory.ts";
 import { MASK_GEOMETRY_FEATURES } from "../models/dmformer/class_geometry.ts";
-import type { DMFormer } from "../models/dmformer/model.ts";
+import type { DMFormer, DMFormerOutput } from "../models/dmformer/model.ts";
+import type { ViewTransform } from "./test_time_views.ts";
 import type { LoadedModel } from "./infer.ts";
 import { expressionsWithTruth } from "./truth_clips.ts";
 import { segmentClip } from "./segment.ts";
@@ -122,13 +123,28 @@ export interface CollectOptions {
   shortSide: number | null;
   windowFrames: number;
   maxLength: number;
+  /** Test-time views, as inference runs them (segmentClip's `testTimeAugment`). */
+  testTimeAugment?: readonly ViewTransform[];
+  /** Clip-wise inference, as inference runs it (segmentClip's `clipFrames`). */
+  clipFrames?: number;
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
 }
 
+/** What one forward pass gives the choice for one frame and slot. */
+interface SlotRecord {
+  logit: number;
+  geometry: Float32Array;
+  sentence: Float32Array;
+  features: Float32Array;
+}
+
 /**
  * Runs the model over `expressions` as inference does (`gtDir` holds <video>/<frame>.png palette
- * masks of object ids) and returns one sample per expression.
+ * masks of object ids) and returns one sample per expression. With test-time views or clip-wise
+ * inference a sample has one row per frame and view, from the passes whose scores the choice
+ * averages, in the fused slots' order; the mean sigmoid over rows is then inference's score.
+ * The slots' J&F are those of their masks without the mask refinement.
  */
 export async function collectChoiceSamples(
   loaded: LoadedModel,
@@ -147,62 +163,46 @@ export async function collectChoiceSamples(
   const trainedWeight = await term.weight.data(), trainedBias = await term.bias.data();
   let last: { sentence: Tensor; geometry: Tensor } | null = null;
   term.observer = (sentence, geometry) => last = { sentence, geometry };
+  const recordSlots = async (out: DMFormerOutput): Promise<SlotRecord[][]> => {
+    if (!last) throw new Error("fit choice: the geometry term did not run");
+    const [, t, q, k] = out.pred_logits.shape;
+    const d = last.sentence.shape[1], h = out.query_features.shape[3];
+    const [l, g, sentence, hs] = await Promise.all(
+      [out.pred_logits, last.geometry, last.sentence, out.query_features].map((x) => x.data()),
+    );
+    last = null;
+    return Array.from({ length: t }, (_, f) =>
+      Array.from({ length: q }, (_, j) => {
+        let logit = -Infinity;
+        for (let c = 0; c < k; c++) logit = Math.max(logit, l[(f * q + j) * k + c]);
+        const at = f * q + j;
+        return {
+          logit,
+          geometry: Float32Array.from(g.subarray(at * F, (at + 1) * F)),
+          sentence: Float32Array.from(sentence.subarray(0, d)),
+          features: Float32Array.from(hs.subarray(at * h, (at + 1) * h)),
+        };
+      }));
+  };
   try {
     let done = 0;
     for await (const c of expressionsWithTruth(list, imageDir, gtDir, "fit choice")) {
       const e = c.expression;
-      const logits: number[][] = [], geometry: number[][] = [], sentence: number[][] = [];
-      const features: number[][] = [];
-      let q = 0, d = 0, h = 0;
       const seg = await segmentClip(loaded.model, c.frames, e.caption, {
         tokenizer: loaded.tokenizer,
         shortSide: options.shortSide,
         windowFrames: options.windowFrames,
         maxLength: options.maxLength,
+        testTimeAugment: options.testTimeAugment,
+        clipFrames: options.clipFrames,
         allQueries: true,
-        onWindow: async (out) => {
-          if (!last) throw new Error("fit choice: the geometry term did not run");
-          const [, t, slots, k] = out.pred_logits.shape;
-          q = slots, d = last.sentence.shape[1], h = out.query_features.shape[3];
-          const [l, g, s, hs] = await Promise.all(
-            [out.pred_logits, last.geometry, last.sentence, out.query_features].map((x) =>
-              x.data()
-            ),
-          );
-          for (let f = 0; f < t; f++) {
-            const row: number[] = [];
-            for (let j = 0; j < q; j++) {
-              let best = -Infinity;
-              for (let cls = 0; cls < k; cls++) best = Math.max(best, l[(f * q + j) * k + cls]);
-              row.push(best);
-            }
-            logits.push(row);
-            geometry.push(Array.from(g.subarray(f * q * F, (f + 1) * q * F)));
-            sentence.push(Array.from(s));
-            features.push(Array.from(hs.subarray(f * q * h, (f + 1) * q * h)));
-          }
-          last = null;
-        },
+        recordSlots,
       });
-      const jf = Float64Array.from(
+      const sample = sampleFromRecords(seg.slotRecords as SlotRecord[][][], e);
+      sample.jf = Float64Array.from(
         seg.queryMasks!,
         (masks) => evaluateSequence(masks, c.gts, c.width, c.height).JF,
       );
-      const sample: ChoiceSample = {
-        video: e.video,
-        expId: e.expId,
-        caption: e.caption,
-        t: logits.length,
-        q,
-        d,
-        h,
-        base: Float64Array.from(logits.flat()),
-        head: new Float64Array(logits.length * q),
-        features: Float64Array.from(features.flat()),
-        geometry: Float64Array.from(geometry.flat()),
-        sentence: Float64Array.from(sentence.flat()),
-        jf,
-      };
       // the logits include the term with the trained weights (and, with one class, the head): take
       // them out
       const withTerm = geometryTerm(sample, trainedWeight, trainedBias);
@@ -220,6 +220,42 @@ export async function collectChoiceSamples(
     term.observer = undefined;
   }
   return samples;
+}
+
+/** One row per frame and view (records[frame][slot][view]); `jf` left for the caller. */
+function sampleFromRecords(records: SlotRecord[][][], e: VideoExpression): ChoiceSample {
+  const q = records[0].length, views = records[0][0].length;
+  const { sentence: s0, features: h0 } = records[0][0][0];
+  const d = s0.length, h = h0.length, t = records.length * views;
+  const sample: ChoiceSample = {
+    video: e.video,
+    expId: e.expId,
+    caption: e.caption,
+    t,
+    q,
+    d,
+    h,
+    base: new Float64Array(t * q),
+    head: new Float64Array(t * q),
+    features: new Float64Array(t * q * h),
+    geometry: new Float64Array(t * q * F),
+    sentence: new Float64Array(t * d),
+    jf: new Float64Array(q),
+  };
+  let row = 0;
+  for (const perSlot of records) {
+    for (let v = 0; v < views; v++, row++) {
+      // every slot of a row comes from one pass: one sentence
+      sample.sentence.set(perSlot[0][v].sentence, row * d);
+      for (let j = 0; j < q; j++) {
+        const r = perSlot[j][v], at = row * q + j;
+        sample.base[at] = r.logit;
+        sample.geometry.set(r.geometry, at * F);
+        sample.features.set(r.features, at * h);
+      }
+    }
+  }
+  return sample;
 }
 
 /** The last decoder layer's class head on the host, or null when it has several classes. */

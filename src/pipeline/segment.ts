@@ -77,6 +77,13 @@ export interface SegmentOptions {
    * (read what you need with `data()`); `start` is the window's first frame.
    */
   onWindow?: (out: DMFormerOutput, start: number) => Promise<void> | void;
+  /**
+   * Called after every forward pass whose scores the choice uses (each clip's with `clipFrames`,
+   * every view's), before its tensors are freed; returns one record per frame and query slot of
+   * that pass. The records follow the slots through clip matching and view fusion and come back
+   * as `slotRecords` (what deno task fit-choice records its samples with).
+   */
+  recordSlots?: (out: DMFormerOutput) => Promise<unknown[][]> | unknown[][];
 }
 
 export interface Segmentation {
@@ -99,6 +106,11 @@ export interface Segmentation {
    * messages), which the mask keeps where they are above 0.
    */
   maskLogits?: Float32Array[];
+  /**
+   * With `recordSlots`: slotRecords[frame][slot] holds one record per view, in the order of
+   * `testTimeAugment`'s views (plain first), matched to the fused slot.
+   */
+  slotRecords?: unknown[][][];
   /** With `allQueries`: queryMasks[slot][frame], like `masks`. */
   queryMasks?: Uint8Array[][];
   /** The cleaned sentence and whether it had a noun chunk (else the reference's fallback). */
@@ -157,6 +169,7 @@ async function forwardWindow(
   captions: ReturnType<typeof padCaptions>,
   backend: Backend,
   onWindow?: (out: DMFormerOutput) => Promise<void> | void,
+  recordSlots?: SegmentOptions["recordSlots"],
 ): Promise<{ result: WindowResult; span: [number, number]; maskHW: number[] }> {
   const t = part.length;
   const { width: w, height: h } = part[0];
@@ -167,10 +180,14 @@ async function forwardWindow(
   };
   try {
     // no graph, and every tensor of the window is freed once its values are on the host
-    const { logits, boxes, masks, span, k, maskHW } = await noGrad(() =>
+    const { logits, boxes, masks, span, k, maskHW, records } = await noGrad(() =>
       tidyAsync(async () => {
         const out = await model.forward(video, captions, [[h, w]]);
         await onWindow?.(out);
+        const records = recordSlots ? await recordSlots(out) : undefined;
+        if (records && (records.length !== t || records.some((r) => r.length !== q))) {
+          throw new Error(`segment: recordSlots should return ${t} frames of ${q} slot records`);
+        }
         const [logits, boxes, masks] = await Promise.all([
           out.pred_logits.data(),
           out.pred_boxes.data(),
@@ -183,11 +200,17 @@ async function forwardWindow(
           span: out.subjectChoice.spans[0],
           k: out.pred_logits.shape[3],
           maskHW: out.pred_masks.shape.slice(3),
+          records,
         };
       })
     );
     const [mh, mw] = maskHW;
-    const result: WindowResult = { scores: [], boxes: [], masks: [] };
+    const result: WindowResult = {
+      scores: [],
+      boxes: [],
+      masks: [],
+      ...(records ? { records: records.map((perSlot) => perSlot.map((r) => [r])) } : {}),
+    };
     for (let f = 0; f < t; f++) {
       const sc = new Float32Array(q);
       for (let j = 0; j < q; j++) {
@@ -219,10 +242,18 @@ async function clipWise(
   backend: Backend,
   clip: number,
   anchor: { result: WindowResult },
+  recordSlots?: SegmentOptions["recordSlots"],
 ): Promise<WindowResult> {
   const parts: WindowResult[] = [];
   for (let s = 0; s < frames.length; s += clip) {
-    const { result } = await forwardWindow(model, frames.slice(s, s + clip), captions, backend);
+    const { result } = await forwardWindow(
+      model,
+      frames.slice(s, s + clip),
+      captions,
+      backend,
+      undefined,
+      recordSlots,
+    );
     const order = matchSlots(anchor.result.masks.slice(s, s + clip), result.masks);
     parts.push(reorderSlots(result, order));
   }
@@ -259,6 +290,7 @@ export async function segmentClip(
   const frameScores: Float32Array[] = []; // per frame, q scores
   const frameBoxes: Float32Array[] = []; // per frame, q * 4 cxcywh
   const frameMasks: Float32Array[][] = []; // per frame, q maps of mh * mw
+  const frameRecords: unknown[][][] = []; // per frame and slot, with recordSlots
   let mh = 0, mw = 0;
   let subjectSpan: [number, number] = [0, 0];
   const views = testTimeViews(options.testTimeAugment ?? []);
@@ -283,6 +315,8 @@ export async function segmentClip(
         return f.width === w && f.height === h ? f : resizeBilinear(f, w, h);
       });
       const results: WindowResult[] = [];
+      const clip = options.clipFrames ?? 0;
+      const clipWiseWindow = clip > 0 && clip < part.length;
       for (let v = 0; v < views.length; v++) {
         const seen = viewFrames(part, views[v]);
         const pass = await forwardWindow(
@@ -291,12 +325,12 @@ export async function segmentClip(
           viewCaptions[v],
           backend,
           v === 0 ? (out) => options.onWindow?.(out, s) : undefined,
+          clipWiseWindow ? undefined : options.recordSlots,
         );
         if (v === 0 && s === 0) subjectSpan = pass.span;
         [mh, mw] = pass.maskHW;
-        const clip = options.clipFrames ?? 0;
-        const result = clip > 0 && clip < part.length
-          ? await clipWise(model, seen, viewCaptions[v], backend, clip, pass)
+        const result = clipWiseWindow
+          ? await clipWise(model, seen, viewCaptions[v], backend, clip, pass, options.recordSlots)
           : pass.result;
         results.push(undoView(result, views[v], mw));
       }
@@ -304,6 +338,7 @@ export async function segmentClip(
       frameScores.push(...fused.scores);
       frameBoxes.push(...fused.boxes);
       frameMasks.push(...fused.masks);
+      if (fused.records) frameRecords.push(...fused.records);
     }
   } finally {
     model.train(wasTraining);
@@ -359,6 +394,7 @@ export async function segmentClip(
     meanScore,
     queryMeanScores,
     ...(queryMasks ? { queryMasks } : {}),
+    ...(options.recordSlots ? { slotRecords: frameRecords } : {}),
     ...(options.returnLogits ? { maskLogits: chosenLogits } : {}),
     sentence: caption,
     nounChunkFallback: fallback,

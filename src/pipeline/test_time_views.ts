@@ -97,11 +97,16 @@ export interface WindowResult {
   scores: Float32Array[];
   boxes: Float32Array[];
   masks: Float32Array[][];
+  /**
+   * Optional per-frame, per-slot records of the forward passes behind the scores (one entry per
+   * pass; fusing views concatenates them): what SegmentOptions.recordSlots returned.
+   */
+  records?: unknown[][][];
 }
 
 /** Brings a view's result back to the plain view's frame order and orientation (maps `mw` wide). */
 export function undoView(result: WindowResult, view: TestTimeView, mw: number): WindowResult {
-  let { scores, boxes, masks } = result;
+  let { scores, boxes, masks, records } = result;
   if (view.hflip) {
     boxes = boxes.map((b) => {
       const out = Float32Array.from(b);
@@ -114,8 +119,9 @@ export function undoView(result: WindowResult, view: TestTimeView, mw: number): 
     scores = [...scores].reverse();
     boxes = [...boxes].reverse();
     masks = [...masks].reverse();
+    records = records && [...records].reverse();
   }
-  return { scores, boxes, masks };
+  return { scores, boxes, masks, ...(records ? { records } : {}) };
 }
 
 /**
@@ -157,6 +163,9 @@ export function reorderSlots(result: WindowResult, order: number[]): WindowResul
       return out;
     }),
     masks: result.masks.map((perSlot) => order.map((j) => perSlot[j])),
+    ...(result.records
+      ? { records: result.records.map((perSlot) => order.map((j) => perSlot[j])) }
+      : {}),
   };
 }
 
@@ -166,6 +175,7 @@ export function concatFrames(parts: WindowResult[]): WindowResult {
     scores: parts.flatMap((p) => p.scores),
     boxes: parts.flatMap((p) => p.boxes),
     masks: parts.flatMap((p) => p.masks),
+    ...(parts.every((p) => p.records) ? { records: parts.flatMap((p) => p.records!) } : {}),
   };
 }
 
@@ -205,5 +215,12 @@ export function fuseViews(results: WindowResult[]): WindowResult {
         return out;
       })
     ),
+    ...(results.every((r) => r.records)
+      ? {
+        records: plain.records!.map((perSlot, f) =>
+          perSlot.map((_, i) => results.flatMap((r, v) => r.records![f][slotOf(v, i)]))
+        ),
+      }
+      : {}),
   };
 }
