@@ -31,7 +31,7 @@ import { tensor } from "../src/ops/creation.ts";
 import { param } from "../src/nn/module.ts";
 import { writeFileAtomic } from "../src/media/atomic_write.ts";
 
-export const HELP = `Refit the class_geometry term to the query choice on whole videos.
+export const HELP = `Refit the class_geometry term to the query choice as inference makes it.
 
 A model trained with "classGeometry": true learns that term from clips of a few frames; inference
 picks the query by its class score averaged over every frame. This command runs the model over a
