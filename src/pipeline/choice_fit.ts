@@ -30,7 +30,10 @@ import { writeFileAtomic } from "../media/atomic_write.ts";
 
 const F = MASK_GEOMETRY_FEATURES;
 
-/** One expression as the fit sees it (t frames, q slots, d word features, F geometry features). */
+/**
+ * One expression as the fit sees it (t rows: one per frame and test-time view, q slots, d word
+ * features, F geometry features).
+ */
 export interface ChoiceSample {
   video: string;
   expId: string;
@@ -48,7 +51,7 @@ export interface ChoiceSample {
   features: Float64Array;
   /** [t, q, F] geometry features. */
   geometry: Float64Array;
-  /** [t, d] the summed sentence words of each frame's window. */
+  /** [t, d] the summed sentence words of each row's forward pass. */
   sentence: Float64Array;
   /** [q] J&F of every slot against the ground truth. */
   jf: Float64Array;
@@ -171,6 +174,8 @@ export async function collectChoiceSamples(
       [out.pred_logits, last.geometry, last.sentence, out.query_features].map((x) => x.data()),
     );
     last = null;
+    // one sentence per pass, shared by its records
+    const words = Float32Array.from(sentence.subarray(0, d));
     return Array.from({ length: t }, (_, f) =>
       Array.from({ length: q }, (_, j) => {
         let logit = -Infinity;
@@ -179,7 +184,7 @@ export async function collectChoiceSamples(
         return {
           logit,
           geometry: Float32Array.from(g.subarray(at * F, (at + 1) * F)),
-          sentence: Float32Array.from(sentence.subarray(0, d)),
+          sentence: words,
           features: Float32Array.from(hs.subarray(at * h, (at + 1) * h)),
         };
       }));
