@@ -100,6 +100,7 @@ export {
   loadModel,
   type LoadModelOptions,
   type MaskCrfSettings,
+  type RelinkSettings,
   type RgbImage,
   SegmentationError,
   type SegmentationErrorCode,

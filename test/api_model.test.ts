@@ -167,6 +167,10 @@ describe("errors", () => {
     expect(await codeOf(model.segment(frames, "a cat", { clipFrames: 1.5 }))).toBe("invalid_input");
     const crf = { radius: -1 };
     expect(await codeOf(model.segment(frames, "a cat", { maskCrf: crf }))).toBe("invalid_input");
+    const relink = { margin: -1 };
+    expect(await codeOf(model.segment(frames, "a cat", { relinkSlots: relink }))).toBe(
+      "invalid_input",
+    );
     const views = ["hflip", "rotate"] as unknown as ["hflip"];
     expect(await codeOf(model.segment(frames, "a cat", { testTimeAugment: views }))).toBe(
       "invalid_input",

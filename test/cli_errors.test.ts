@@ -162,6 +162,11 @@ describe("command-line errors are one clear line", () => {
       [...base, "--config", `${root}/c.json`, "--sentence", "the circle", "--mask-crf", "yes"],
       '--mask-crf must be on or off, got "yes"',
     );
+    await expectOneLine(
+      "infer",
+      [...base, "--config", `${root}/c.json`, "--sentence", "the circle", "--relink-slots", "1"],
+      '--relink-slots must be on or off, got "1"',
+    );
     const r = await run("infer", [
       ...base,
       "--config",
@@ -169,6 +174,8 @@ describe("command-line errors are one clear line", () => {
       "--sentence",
       "moving fast",
       "--mask-crf",
+      "on",
+      "--relink-slots",
       "on",
       "--quiet",
     ]);

@@ -47,6 +47,9 @@ Options:
                      the bundled config's inference.clipFrames; with --bundle, written into it)
   --mask-crf <on|off>  refine the masks along colour edges (default: the bundled config's
                      inference.maskCrf; with --bundle, written into it)
+  --relink-slots <on|off>  slots follow their objects' masks from frame to frame before the
+                     choice (default: the bundled config's inference.relinkSlots; with --bundle,
+                     written into it)
   -h, --help         this text
 
 Writes <out>/<clip>/<nn-sentence>/{masks/*.png, overlay.mp4, result.json} and prints the
@@ -178,6 +181,7 @@ export async function main(args: string[]): Promise<void> {
     tta: { type: "string" },
     "clip-frames": { type: "string" },
     "mask-crf": { type: "string" },
+    "relink-slots": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {

@@ -68,6 +68,8 @@ Options:
                         (default: config inference.testTimeAugment)
   --clip-frames <n>     clip-wise inference as in deno task infer; 0 = off
                         (default: config inference.clipFrames)
+  --relink-slots <on|off>  slots follow their objects' masks as in deno task infer (default: config
+                        inference.relinkSlots)
   --backend <name>      cpu (default), native, webgpu, auto (for the model; the fit runs on cpu)
   --quiet               no progress lines
   -h, --help            this text
@@ -94,6 +96,7 @@ export async function main(args: string[]): Promise<void> {
     "short-side": { type: "string" },
     tta: { type: "string" },
     "clip-frames": { type: "string" },
+    "relink-slots": { type: "string" },
     backend: { type: "string", default: "cpu" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -216,6 +219,7 @@ async function collect(
       windowFrames: settings.windowFrames,
       testTimeAugment: settings.testTimeAugment,
       clipFrames: settings.clipFrames,
+      relinkSlots: settings.relinkSlots,
       maxLength: loaded.setup.maxTextLength,
       limit,
       onProgress: (done, total, e) => {

@@ -57,6 +57,8 @@ Options:
                         (default: config inference.clipFrames, 0)
   --mask-crf <on|off>   refine the masks along the frame's colour edges (a small conditional random
                         field; default: config inference.maskCrf, off)
+  --relink-slots <on|off>  before the choice, let each query slot follow its object's masks from
+                        frame to frame (default: config inference.relinkSlots, off)
   --format <list>       overlay formats: mp4, gif or mp4,gif (default mp4)
   --fps <n>             overlay frame rate (default: the video's, 10 for frame folders)
   --max-frames <n>      read at most n frames
@@ -90,6 +92,7 @@ export async function main(args: string[]): Promise<void> {
     tta: { type: "string" },
     "clip-frames": { type: "string" },
     "mask-crf": { type: "string" },
+    "relink-slots": { type: "string" },
     format: { type: "string", default: "mp4" },
     fps: { type: "string" },
     "max-frames": { type: "string" },

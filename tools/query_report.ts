@@ -45,6 +45,7 @@ Options:
                         none (default: config inference.testTimeAugment)
   --clip-frames <n>     clips of n frames anchored by a whole-window pass, as in deno task infer
   --mask-crf <on|off>   edge-aware mask refinement, as in deno task infer
+  --relink-slots <on|off>  slots follow their objects' masks, as in deno task infer
   --backend <name>      cpu (default), native, webgpu, auto
   --quiet               no progress lines
   -h, --help            this text
@@ -66,6 +67,7 @@ export async function main(args: string[]): Promise<void> {
     tta: { type: "string" },
     "clip-frames": { type: "string" },
     "mask-crf": { type: "string" },
+    "relink-slots": { type: "string" },
     backend: { type: "string", default: "cpu" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },

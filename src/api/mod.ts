@@ -31,3 +31,4 @@ export { SegmentationError, type SegmentationErrorCode } from "./errors.ts";
 export type { VideoInput } from "./video_source.ts";
 export type { RgbImage } from "../media/frame.ts";
 export type { MaskCrfSettings } from "../pipeline/mask_crf.ts";
+export type { RelinkSettings } from "../pipeline/relink_slots.ts";

@@ -18,6 +18,7 @@ import { loadModelSetup } from "../pipeline/infer.ts";
 import { segmentClip } from "../pipeline/segment.ts";
 import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
 import { maskCrfChoice, type MaskCrfSettings } from "../pipeline/mask_crf.ts";
+import { relinkChoice, type RelinkSettings } from "../pipeline/relink_slots.ts";
 import { firstLine, SegmentationError } from "./errors.ts";
 import { openVideo, type VideoInput } from "./video_source.ts";
 
@@ -91,6 +92,12 @@ export interface SegmentOptions {
    * Default: the config file's inference.maskCrf, else off.
    */
   maskCrf?: boolean | Partial<MaskCrfSettings>;
+  /**
+   * Before choosing the object, let each query slot follow its object's masks from frame to frame
+   * instead of its query index (not in the reference): `true` for the default settings, an object
+   * to change them, `false` for off. Default: the config file's inference.relinkSlots, else off.
+   */
+  relinkSlots?: boolean | Partial<RelinkSettings>;
 }
 
 /** A box in pixels of the input frame: left, top, right, bottom. */
@@ -159,6 +166,7 @@ interface Setup {
   testTimeAugment?: ViewTransform[];
   clipFrames?: number;
   maskCrf?: MaskCrfSettings | null;
+  relinkSlots?: RelinkSettings | null;
   maxTextLength?: number;
 }
 
@@ -173,6 +181,7 @@ async function readConfigFile(path: string): Promise<Setup> {
       testTimeAugment: setup.inference.testTimeAugment,
       clipFrames: setup.inference.clipFrames,
       maskCrf: setup.inference.maskCrf,
+      relinkSlots: setup.inference.relinkSlots,
       maxTextLength: setup.maxTextLength,
     };
   } catch (error) {
@@ -284,6 +293,7 @@ function checkOptions(options: SegmentOptions): void {
   }
   try {
     maskCrfChoice(options.maskCrf);
+    relinkChoice(options.relinkSlots);
   } catch (error) {
     throw bad(firstLine(error));
   }
@@ -335,6 +345,7 @@ class Model implements SegmentationModel {
       testTimeAugment: readonly ViewTransform[];
       clipFrames: number;
       maskCrf: MaskCrfSettings | null;
+      relinkSlots: RelinkSettings | null;
       maxTextLength?: number;
     },
   ) {
@@ -357,6 +368,7 @@ class Model implements SegmentationModel {
         testTimeAugment: options.testTimeAugment ?? defaults.testTimeAugment,
         clipFrames: options.clipFrames ?? defaults.clipFrames,
         maskCrf: options.maskCrf ?? defaults.maskCrf,
+        relinkSlots: options.relinkSlots ?? defaults.relinkSlots,
         threshold: options.threshold ?? 0.5,
         ...(defaults.maxTextLength ? { maxLength: defaults.maxTextLength } : {}),
       });
@@ -533,6 +545,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Segmentation
     testTimeAugment: setup.testTimeAugment ?? [],
     clipFrames: setup.clipFrames ?? 0,
     maskCrf: setup.maskCrf ?? null,
+    relinkSlots: setup.relinkSlots ?? null,
     maxTextLength: setup.maxTextLength,
   });
 }

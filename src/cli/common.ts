@@ -6,6 +6,7 @@ import "../ops/mod.ts";
 import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
 import type { InferenceSettings } from "../pipeline/train_config.ts";
 import { DEFAULT_MASK_CRF, type MaskCrfSettings } from "../pipeline/mask_crf.ts";
+import { DEFAULT_RELINK, type RelinkSettings } from "../pipeline/relink_slots.ts";
 
 /** An error whose message is shown as the one line the user sees. */
 export class CliError extends Error {}
@@ -101,9 +102,18 @@ export function maskCrfOption(v: string | undefined): MaskCrfSettings | null | u
   throw new CliError(`--mask-crf must be on or off, got "${v}"`);
 }
 
+/** `--relink-slots on|off`: the default relinking settings or none; undefined when not given. */
+export function relinkSlotsOption(v: string | undefined): RelinkSettings | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === "on") return { ...DEFAULT_RELINK };
+  if (v === "off") return null;
+  throw new CliError(`--relink-slots must be on or off, got "${v}"`);
+}
+
 /**
- * The inference settings given as `--short-side`, `--window`, `--tta`, `--clip-frames` and
- * `--mask-crf` (those of them a tool has), checked; only the given ones are keys of the result.
+ * The inference settings given as `--short-side`, `--window`, `--tta`, `--clip-frames`,
+ * `--mask-crf` and `--relink-slots` (those of them a tool has), checked; only the given ones are
+ * keys of the result.
  */
 export function inferenceFlags(
   values: {
@@ -112,6 +122,7 @@ export function inferenceFlags(
     tta?: string;
     "clip-frames"?: string;
     "mask-crf"?: string;
+    "relink-slots"?: string;
   },
 ): Partial<InferenceSettings> {
   const given = {
@@ -120,6 +131,7 @@ export function inferenceFlags(
     testTimeAugment: viewTransformsOption(values.tta),
     clipFrames: nonNegativeInt(values["clip-frames"], "clip-frames"),
     maskCrf: maskCrfOption(values["mask-crf"]),
+    relinkSlots: relinkSlotsOption(values["relink-slots"]),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

@@ -26,6 +26,7 @@ import type { ViewTransform } from "./test_time_views.ts";
 import type { LoadedModel } from "./infer.ts";
 import { expressionsWithTruth } from "./truth_clips.ts";
 import { segmentClip } from "./segment.ts";
+import type { RelinkSettings } from "./relink_slots.ts";
 import { writeFileAtomic } from "../media/atomic_write.ts";
 
 const F = MASK_GEOMETRY_FEATURES;
@@ -130,6 +131,8 @@ export interface CollectOptions {
   testTimeAugment?: readonly ViewTransform[];
   /** Clip-wise inference, as inference runs it (segmentClip's `clipFrames`). */
   clipFrames?: number;
+  /** Slot relinking, as inference runs it (segmentClip's `relinkSlots`). */
+  relinkSlots?: RelinkSettings | null;
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
 }
@@ -200,6 +203,7 @@ export async function collectChoiceSamples(
         maxLength: options.maxLength,
         testTimeAugment: options.testTimeAugment,
         clipFrames: options.clipFrames,
+        relinkSlots: options.relinkSlots,
         allQueries: true,
         recordSlots,
       });

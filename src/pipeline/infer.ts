@@ -27,6 +27,7 @@ import { loadWeightsInto, readWeights, resolveCheckpointDir } from "./checkpoint
 import { type Segmentation, segmentClip } from "./segment.ts";
 import type { ViewTransform } from "./test_time_views.ts";
 import type { MaskCrfSettings } from "./mask_crf.ts";
+import type { RelinkSettings } from "./relink_slots.ts";
 
 export interface ModelSetup {
   model: DMFormerConfig;
@@ -205,6 +206,8 @@ export interface BenchmarkOptions {
   clipFrames?: number;
   /** Edge-aware mask refinement (segmentClip's `maskCrf`). */
   maskCrf?: MaskCrfSettings | null;
+  /** Slot relinking (segmentClip's `relinkSlots`). */
+  relinkSlots?: RelinkSettings | null;
   /** Only the first n expressions (quick checks). */
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -248,6 +251,7 @@ export async function runBenchmark(
       testTimeAugment: options.testTimeAugment,
       clipFrames: options.clipFrames,
       maskCrf: options.maskCrf,
+      relinkSlots: options.relinkSlots,
       maxLength: options.maxLength,
     });
     const dir = join(options.out, "Annotations", e.video, e.expId);

@@ -10,6 +10,7 @@ import { expressionsWithTruth } from "./truth_clips.ts";
 import { segmentClip } from "./segment.ts";
 import type { ViewTransform } from "./test_time_views.ts";
 import type { MaskCrfSettings } from "./mask_crf.ts";
+import type { RelinkSettings } from "./relink_slots.ts";
 
 export interface QueryReportRow extends QuerySlotReport {
   video: string;
@@ -23,6 +24,7 @@ export interface QueryReportOptions {
   testTimeAugment?: readonly ViewTransform[];
   clipFrames?: number;
   maskCrf?: MaskCrfSettings | null;
+  relinkSlots?: RelinkSettings | null;
   maxLength: number;
   limit?: number;
   onProgress?: (done: number, total: number, e: VideoExpression) => void;
@@ -48,6 +50,7 @@ export async function runQueryReport(
       testTimeAugment: options.testTimeAugment,
       clipFrames: options.clipFrames,
       maskCrf: options.maskCrf,
+      relinkSlots: options.relinkSlots,
       maxLength: options.maxLength,
       allQueries: true,
     });

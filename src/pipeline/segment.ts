@@ -17,6 +17,7 @@ import type { Backend } from "../backend/backend.ts";
 import { tensor } from "../ops/creation.ts";
 import type { RgbImage } from "../media/frame.ts";
 import type { DMFormer, DMFormerOutput } from "../models/dmformer/model.ts";
+import { relinkChoice, type RelinkSettings, relinkSlots } from "./relink_slots.ts";
 import { normalizeFrames } from "../data/transforms.ts";
 import { resizeBilinear, shortSideSize } from "../data/resize.ts";
 import { cleanCaption } from "../text/caption.ts";
@@ -70,6 +71,12 @@ export interface SegmentOptions {
    * takes the default settings.
    */
   maskCrf?: boolean | Partial<MaskCrfSettings> | null;
+  /**
+   * Not in the reference (off by default): before the choice, let each slot follow its object's
+   * masks from frame to frame instead of its query index (relink_slots.ts); `true` takes the
+   * default settings.
+   */
+  relinkSlots?: boolean | Partial<RelinkSettings> | null;
   /** Also return the chosen slot's mask logits per frame at the original size (`maskLogits`). */
   returnLogits?: boolean;
   /**
@@ -269,6 +276,7 @@ export async function segmentClip(
 ): Promise<Segmentation> {
   if (frames.length === 0) throw new Error("segment: no frames");
   const crf = maskCrfChoice(options.maskCrf);
+  const relink = relinkChoice(options.relinkSlots);
   const tokenizer = options.tokenizer ?? await BertTokenizer.load();
   const { width, height } = frames[0];
   const backend: Backend = model.parameters()[0].backend;
@@ -342,6 +350,14 @@ export async function segmentClip(
     }
   } finally {
     model.train(wasTraining);
+  }
+  if (relink) {
+    relinkSlots(
+      { scores: frameScores, boxes: frameBoxes, masks: frameMasks },
+      frameRecords,
+      mw,
+      relink,
+    );
   }
   // k* = argmax over queries of the mean score over frames
   const queryMeanScores = Array.from(

@@ -36,6 +36,7 @@ import { type DMFormerConfig, resolveConfig } from "../models/dmformer/config.ts
 import { CHOICE_LOSS, GROUNDING_AUX_LOSS } from "../models/dmformer/criterion.ts";
 import { parseViewTransforms, type ViewTransform } from "./test_time_views.ts";
 import { maskCrfChoice, type MaskCrfSettings } from "./mask_crf.ts";
+import { relinkChoice, type RelinkSettings } from "./relink_slots.ts";
 
 /** The "inference" section: what infer, query-report, the demo and the library default to. */
 export type InferenceSettings = TrainConfig["inference"];
@@ -109,6 +110,8 @@ export interface TrainConfig {
     clipFrames: number;
     /** Edge-aware refinement of the chosen masks (null = off; mask_crf.ts). */
     maskCrf: MaskCrfSettings | null;
+    /** Slots follow their objects' masks from frame to frame (null = off; relink_slots.ts). */
+    relinkSlots: RelinkSettings | null;
   };
 }
 
@@ -172,12 +175,17 @@ function intList(v: unknown, where: string): number[] {
 
 /**
  * The optional "inference" section ({"shortSide": 360, "windowFrames": 36, "testTimeAugment":
- * [], "clipFrames": 0, "maskCrf": false}; "testTimeAugment" lists "hflip" and/or "reverse";
- * "maskCrf" is true for the default settings or an object of settings).
+ * [], "clipFrames": 0, "maskCrf": false, "relinkSlots": false}; "testTimeAugment" lists "hflip"
+ * and/or "reverse"; "maskCrf" and "relinkSlots" are true for the default settings or an object of
+ * settings).
  */
 export function parseInference(v: Json, where: string): TrainConfig["inference"] {
   const i = v ?? {};
-  checkKeys(i, ["shortSide", "windowFrames", "testTimeAugment", "clipFrames", "maskCrf"], where);
+  checkKeys(
+    i,
+    ["shortSide", "windowFrames", "testTimeAugment", "clipFrames", "maskCrf", "relinkSlots"],
+    where,
+  );
   return {
     shortSide: num(i.shortSide, `${where}.shortSide`, 360, { int: true, min: 8 }),
     windowFrames: num(i.windowFrames, `${where}.windowFrames`, 36, { int: true, min: 1 }),
@@ -186,6 +194,7 @@ export function parseInference(v: Json, where: string): TrainConfig["inference"]
       : parseViewTransforms(i.testTimeAugment, `${where}.testTimeAugment`),
     clipFrames: num(i.clipFrames, `${where}.clipFrames`, 0, { int: true, min: 0 }),
     maskCrf: maskCrfChoice(i.maskCrf, `${where}.maskCrf`),
+    relinkSlots: relinkChoice(i.relinkSlots, `${where}.relinkSlots`),
   };
 }
 
