@@ -3,9 +3,9 @@ import "../src/ops/mod.ts";
 import { tensor } from "../src/ops/creation.ts";
 import { getBackend } from "../src/backend/backend.ts";
 import type { RgbImage } from "../src/media/frame.ts";
-import type { DMFormer } from "../src/models/dmformer/model.ts";
 import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
 import { segmentClip } from "../src/pipeline/segment.ts";
+import { standInModel } from "./helpers/stand_in_model.ts";
 import { parseTrainConfig } from "../src/pipeline/train_config.ts";
 import {
   DEFAULT_RELINK,
@@ -120,28 +120,19 @@ describe("relinkChoice", () => {
 function swappingModel() {
   const backend = getBackend("cpu");
   const masks = swappingMasks(), logits = swappingLogits();
-  return {
-    config: { numQueries: Q, text: { maxLength: 32, maxPositionEmbeddings: 32 } },
-    training: false,
-    parameters: () => [{ backend }],
-    eval() {},
-    train() {},
-    forward(video: { frames: { shape: number[] } }) {
-      const t = video.frames.shape[1];
-      return Promise.resolve({
-        pred_logits: tensor(Float32Array.from(logits.slice(0, t).flat()), [1, t, Q, 1], {
-          backend,
-        }),
-        pred_boxes: tensor(new Float32Array(t * Q * 4).fill(0.5), [1, t, Q, 4], { backend }),
-        pred_masks: tensor(
-          Float32Array.from(masks.slice(0, t).flatMap((perSlot) => perSlot.flatMap((m) => [...m]))),
-          [1, t, Q, H, W],
-          { backend },
-        ),
-        subjectChoice: { spans: [[1, 1]] },
-      });
-    },
-  } as unknown as DMFormer;
+  return standInModel(Q, (video) => {
+    const t = video.frames.shape[1];
+    return Promise.resolve({
+      pred_logits: tensor(Float32Array.from(logits.slice(0, t).flat()), [1, t, Q, 1], { backend }),
+      pred_boxes: tensor(new Float32Array(t * Q * 4).fill(0.5), [1, t, Q, 4], { backend }),
+      pred_masks: tensor(
+        Float32Array.from(masks.slice(0, t).flatMap((perSlot) => perSlot.flatMap((m) => [...m]))),
+        [1, t, Q, H, W],
+        { backend },
+      ),
+      subjectChoice: { spans: [[1, 1]] },
+    });
+  });
 }
 
 describe("segmentClip relinkSlots", () => {

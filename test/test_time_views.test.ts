@@ -4,9 +4,10 @@ import { tensor } from "../src/ops/creation.ts";
 import { getBackend } from "../src/backend/backend.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../src/data/transforms.ts";
 import type { RgbImage } from "../src/media/frame.ts";
-import type { DMFormer, DMFormerOutput } from "../src/models/dmformer/model.ts";
+import type { DMFormerOutput } from "../src/models/dmformer/model.ts";
 import { BertTokenizer } from "../src/text/bert_tokenizer.ts";
 import { segmentClip } from "../src/pipeline/segment.ts";
+import { standInModel } from "./helpers/stand_in_model.ts";
 import { DEFAULT_MASK_CRF, refineMaskLogits } from "../src/pipeline/mask_crf.ts";
 import { parseTrainConfig } from "../src/pipeline/train_config.ts";
 import {
@@ -186,41 +187,31 @@ describe("test-time views: the pieces", () => {
  */
 function fakeModel(calls: number[][]) {
   const backend = getBackend("cpu");
-  return {
-    config: { numQueries: Q, text: { maxLength: 32, maxPositionEmbeddings: 32 } },
-    training: false,
-    parameters: () => [{ backend }],
-    eval() {},
-    train() {},
-    async forward(
-      video: { frames: { data(): Promise<Float32Array>; shape: number[] } },
-      captions: { inputIds: Int32Array; padLength: number },
-    ) {
-      const [, t, , h, w] = video.frames.shape;
-      const x = await video.frames.data();
-      const seen: RgbImage[] = Array.from({ length: t }, (_, f) => {
-        const data = new Uint8Array(h * w * 3);
-        for (let c = 0; c < 3; c++) {
-          for (let p = 0; p < h * w; p++) {
-            const v = x[(f * 3 + c) * h * w + p] * IMAGENET_STD[c] + IMAGENET_MEAN[c];
-            data[p * 3 + c] = Math.round(v * 255);
-          }
+  return standInModel(Q, async (video, captions) => {
+    const [, t, , h, w] = video.frames.shape;
+    const x = await video.frames.data();
+    const seen: RgbImage[] = Array.from({ length: t }, (_, f) => {
+      const data = new Uint8Array(h * w * 3);
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < h * w; p++) {
+          const v = x[(f * 3 + c) * h * w + p] * IMAGENET_STD[c] + IMAGENET_MEAN[c];
+          data[p * 3 + c] = Math.round(v * 255);
         }
-        return { width: w, height: h, data };
-      });
-      const tokens = Array.from(captions.inputIds.subarray(0, captions.padLength));
-      calls.push(tokens);
-      const r = equivariantResult(seen, (tokens.reduce((a, b) => a + b, 0) + t) % Q);
-      const logits = r.scores.flatMap((s) => [...s].map((p) => Math.log(p / (1 - p))));
-      const flat = (rows: Float32Array[]) => Float32Array.from(rows.flatMap((b) => [...b]));
-      return {
-        pred_logits: tensor(Float32Array.from(logits), [1, t, Q, 1], { backend }),
-        pred_boxes: tensor(flat(r.boxes), [1, t, Q, 4], { backend }),
-        pred_masks: tensor(flat(r.masks.flat()), [1, t, Q, h, w], { backend }),
-        subjectChoice: { spans: [[1, 2]] },
-      };
-    },
-  } as unknown as DMFormer;
+      }
+      return { width: w, height: h, data };
+    });
+    const tokens = Array.from(captions.inputIds.subarray(0, captions.padLength));
+    calls.push(tokens);
+    const r = equivariantResult(seen, (tokens.reduce((a, b) => a + b, 0) + t) % Q);
+    const logits = r.scores.flatMap((s) => [...s].map((p) => Math.log(p / (1 - p))));
+    const flat = (rows: Float32Array[]) => Float32Array.from(rows.flatMap((b) => [...b]));
+    return {
+      pred_logits: tensor(Float32Array.from(logits), [1, t, Q, 1], { backend }),
+      pred_boxes: tensor(flat(r.boxes), [1, t, Q, 4], { backend }),
+      pred_masks: tensor(flat(r.masks.flat()), [1, t, Q, h, w], { backend }),
+      subjectChoice: { spans: [[1, 2]] },
+    };
+  });
 }
 
 function expectSameSegmentation(

@@ -7,6 +7,7 @@
  * label). Masks whose outline is a pixel or two off snap to the colour edges around them.
  */
 import type { RgbImage } from "../media/frame.ts";
+import { mergeSettings } from "./settings_object.ts";
 
 export interface MaskCrfSettings {
   /** Mean-field iterations (0 turns the refinement off). */
@@ -41,17 +42,7 @@ export const DEFAULT_MASK_CRF: MaskCrfSettings = {
  * defaults; `where` names the place in errors, which are one line.
  */
 export function maskCrfSettings(input: unknown = {}, where = "maskCrf"): MaskCrfSettings {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new Error(`${where}: expected true, false or an object of settings`);
-  }
-  for (const key of Object.keys(input)) {
-    if (!(key in DEFAULT_MASK_CRF)) {
-      throw new Error(
-        `${where}: unknown setting "${key}" (known: ${Object.keys(DEFAULT_MASK_CRF).join(", ")})`,
-      );
-    }
-  }
-  const settings = { ...DEFAULT_MASK_CRF, ...input } as MaskCrfSettings;
+  const settings = mergeSettings(input, DEFAULT_MASK_CRF, where);
   for (const [key, value] of Object.entries(settings)) {
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
       throw new Error(`${where}.${key}: expected a number >= 0, got ${JSON.stringify(value)}`);

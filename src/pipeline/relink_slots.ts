@@ -9,6 +9,7 @@
  * assignment's summed IoU beats keeping the current one by a clear margin.
  */
 import { hungarian } from "../models/dmformer/hungarian.ts";
+import { mergeSettings } from "./settings_object.ts";
 
 export interface RelinkSettings {
   /** How much more summed IoU a reassignment needs than keeping the current one. */
@@ -25,17 +26,7 @@ export const DEFAULT_RELINK: RelinkSettings = { margin: 0.1 };
 export function relinkChoice(input: unknown, where = "relinkSlots"): RelinkSettings | null {
   if (input === undefined || input === null || input === false) return null;
   if (input === true) return { ...DEFAULT_RELINK };
-  if (typeof input !== "object" || Array.isArray(input)) {
-    throw new Error(`${where}: expected true, false or an object of settings`);
-  }
-  for (const key of Object.keys(input)) {
-    if (!(key in DEFAULT_RELINK)) {
-      throw new Error(
-        `${where}: unknown setting "${key}" (known: ${Object.keys(DEFAULT_RELINK).join(", ")})`,
-      );
-    }
-  }
-  const settings = { ...DEFAULT_RELINK, ...input } as RelinkSettings;
+  const settings = mergeSettings(input, DEFAULT_RELINK, where);
   if (typeof settings.margin !== "number" || !(settings.margin >= 0)) {
     throw new Error(
       `${where}.margin: expected a number >= 0, got ${JSON.stringify(settings.margin)}`,
