@@ -250,14 +250,19 @@ describe("deno task fit-choice", () => {
     return { weights, config };
   }
 
-  test("the samples reproduce inference's choice across windows; the fit changes only the term", async () => {
+  /** A temporary folder with the tiny model, `videos` generated 3-frame videos, and the model loaded. */
+  async function tinyRun(videos: number) {
     const root = await Deno.makeTempDir({ prefix: "dmf-fitchoice-" });
     dirs.push(root);
     const { weights, config } = await tinyModel(root);
-    const setup = await makeTinySetup(`${root}/ds`, { videos: 2, frames: 3 });
+    const setup = await makeTinySetup(`${root}/ds`, { videos, frames: 3 });
     const loaded = await loadModelForInference(weights, config, getBackend("cpu"));
     const jobs = await ytvosJobs(setup.data, "train");
-    const gtDir = `${setup.data}/train/Annotations`;
+    return { root, weights, config, setup, loaded, jobs, gtDir: `${setup.data}/train/Annotations` };
+  }
+
+  test("the samples reproduce inference's choice across windows; the fit changes only the term", async () => {
+    const { root, weights, config, setup, loaded, jobs, gtDir } = await tinyRun(2);
     const options = { shortSide: null, windowFrames: 2, maxLength: 32, limit: 3 };
     const samples = await collectChoiceSamples(
       loaded,
@@ -340,12 +345,7 @@ describe("deno task fit-choice", () => {
   });
 
   test("with test-time views and clips: a row per frame and view, inference's scores", async () => {
-    const root = await Deno.makeTempDir({ prefix: "dmf-fitchoice-" });
-    dirs.push(root);
-    const { weights, config } = await tinyModel(root);
-    const setup = await makeTinySetup(`${root}/ds`, { videos: 1, frames: 3 });
-    const loaded = await loadModelForInference(weights, config, getBackend("cpu"));
-    const jobs = await ytvosJobs(setup.data, "train");
+    const { loaded, jobs, gtDir } = await tinyRun(1);
     const inference = {
       shortSide: null,
       windowFrames: 36,
@@ -357,7 +357,7 @@ describe("deno task fit-choice", () => {
       loaded,
       jobs.expressions,
       jobs.imageDir,
-      `${setup.data}/train/Annotations`,
+      gtDir,
       { ...inference, limit: 2 },
     );
     const trained = {

@@ -74,9 +74,8 @@ describe("relinkSlots", () => {
     const masks = swappingMasks();
     const scores = swappingLogits().map((row) => Float32Array.from(row));
     const boxes = scores.map((row) => Float32Array.from({ length: Q * 4 }, (_, i) => row[i >> 2]));
-    const records = scores.map((row) => Array.from(row, (v) => ({ v })));
-    const frames = { scores, boxes, masks };
-    relinkSlots(frames, records, W);
+    const records = scores.map((row) => Array.from(row, (v) => [{ v }]));
+    const frames = relinkSlots({ scores, boxes, masks, records }, W);
     for (let f = 0; f < T; f++) {
       expect(frames.masks[f][0]).toEqual(objectA(f));
       expect(frames.masks[f][1]).toEqual(objectB(f));
@@ -85,7 +84,9 @@ describe("relinkSlots", () => {
         ...new Array(4).fill(f < 3 ? 3 : 2),
         ...new Array(4).fill(1),
       ]);
-      expect(records[f].map((r) => (r as { v: number }).v)).toEqual(Array.from(frames.scores[f]));
+      expect(frames.records![f].map((r) => (r[0] as { v: number }).v)).toEqual(
+        Array.from(frames.scores[f]),
+      );
     }
   });
 });

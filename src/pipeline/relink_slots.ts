@@ -10,6 +10,7 @@
  */
 import { hungarian } from "../models/dmformer/hungarian.ts";
 import { mergeSettings } from "./settings_object.ts";
+import { concatFrames, reorderSlots, type WindowResult } from "./test_time_views.ts";
 
 export interface RelinkSettings {
   /** How much more summed IoU a reassignment needs than keeping the current one. */
@@ -83,12 +84,13 @@ export function relinkOrder(
       return Uint8Array.from(m, (v) => (v > 0 ? 1 : 0));
     })
   );
+  const centres = inside.map((perSlot) => perSlot.map((b) => centroid(b, w)));
   const order: number[][] = [Array.from({ length: q }, (_, i) => i)];
   for (let f = 1; f < masks.length; f++) {
     const expected = order[f - 1].map((slot, i) => {
       const last = inside[f - 1][slot];
       if (f < 2) return last;
-      const now = centroid(last, w), before = centroid(inside[f - 2][order[f - 2][i]], w);
+      const now = centres[f - 1][slot], before = centres[f - 2][order[f - 2][i]];
       if (!now || !before) return last;
       return shifted(last, w, Math.round(now[0] - before[0]), Math.round(now[1] - before[1]));
     });
@@ -102,32 +104,22 @@ export function relinkOrder(
   return order;
 }
 
-/** Per-frame slot results as segmentClip holds them (q scores, q boxes of 4, q mask maps). */
-export interface FrameSlots {
-  scores: Float32Array[];
-  boxes: Float32Array[];
-  masks: Float32Array[][];
-}
-
 /**
- * Reorders `frames` (and `records[f][slot]`, when there are any) in place so that slot i of every
- * frame is track i; masks are rows of `w`. Returns the order (relinkOrder's).
+ * `result` with slot i of every frame taken from the slot that track i follows there (its
+ * records too, when it has any); masks are rows of `w`.
  */
 export function relinkSlots(
-  frames: FrameSlots,
-  records: unknown[][],
+  result: WindowResult,
   w: number,
   settings: RelinkSettings = DEFAULT_RELINK,
-): number[][] {
-  const order = relinkOrder(frames.masks, w, settings);
-  order.forEach((o, f) => {
-    const scores = frames.scores[f], boxes = frames.boxes[f];
-    frames.scores[f] = Float32Array.from(o, (j) => scores[j]);
-    const moved = new Float32Array(boxes.length);
-    o.forEach((j, i) => moved.set(boxes.subarray(j * 4, j * 4 + 4), i * 4));
-    frames.boxes[f] = moved;
-    frames.masks[f] = o.map((j) => frames.masks[f][j]);
-    if (records[f]) records[f] = o.map((j) => records[f][j]);
-  });
-  return order;
+): WindowResult {
+  const order = relinkOrder(result.masks, w, settings);
+  return concatFrames(order.map((o, f) =>
+    reorderSlots({
+      scores: [result.scores[f]],
+      boxes: [result.boxes[f]],
+      masks: [result.masks[f]],
+      ...(result.records ? { records: [result.records[f]] } : {}),
+    }, o)
+  ));
 }

@@ -295,10 +295,7 @@ export async function segmentClip(
   const window = Math.max(1, options.windowFrames ?? 36);
   const T = frames.length;
   const q = cfg.numQueries;
-  const frameScores: Float32Array[] = []; // per frame, q scores
-  const frameBoxes: Float32Array[] = []; // per frame, q * 4 cxcywh
-  const frameMasks: Float32Array[][] = []; // per frame, q maps of mh * mw
-  const frameRecords: unknown[][][] = []; // per frame and slot, with recordSlots
+  const windows: WindowResult[] = []; // fused views, per window
   let mh = 0, mw = 0;
   let subjectSpan: [number, number] = [0, 0];
   const views = testTimeViews(options.testTimeAugment ?? []);
@@ -342,23 +339,15 @@ export async function segmentClip(
           : pass.result;
         results.push(undoView(result, views[v], mw));
       }
-      const fused = fuseViews(results);
-      frameScores.push(...fused.scores);
-      frameBoxes.push(...fused.boxes);
-      frameMasks.push(...fused.masks);
-      if (fused.records) frameRecords.push(...fused.records);
+      windows.push(fuseViews(results));
     }
   } finally {
     model.train(wasTraining);
   }
-  if (relink) {
-    relinkSlots(
-      { scores: frameScores, boxes: frameBoxes, masks: frameMasks },
-      frameRecords,
-      mw,
-      relink,
-    );
-  }
+  // per frame: q scores, q boxes (cx, cy, w, h), q mask maps of mh * mw, records with recordSlots
+  const joined = concatFrames(windows);
+  const { scores: frameScores, boxes: frameBoxes, masks: frameMasks, records: frameRecords } =
+    relink ? relinkSlots(joined, mw, relink) : joined;
   // k* = argmax over queries of the mean score over frames
   const queryMeanScores = Array.from(
     { length: q },
@@ -410,7 +399,7 @@ export async function segmentClip(
     meanScore,
     queryMeanScores,
     ...(queryMasks ? { queryMasks } : {}),
-    ...(options.recordSlots ? { slotRecords: frameRecords } : {}),
+    ...(options.recordSlots ? { slotRecords: frameRecords ?? [] } : {}),
     ...(options.returnLogits ? { maskLogits: chosenLogits } : {}),
     sentence: caption,
     nounChunkFallback: fallback,
