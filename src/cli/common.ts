@@ -5,8 +5,8 @@ import { selectBackendByName } from "../backend/select_name.ts";
 import "../ops/mod.ts";
 import { parseViewTransforms, type ViewTransform } from "../pipeline/test_time_views.ts";
 import type { InferenceSettings } from "../pipeline/train_config.ts";
-import { DEFAULT_MASK_CRF, type MaskCrfSettings } from "../pipeline/mask_crf.ts";
-import { DEFAULT_RELINK, type RelinkSettings } from "../pipeline/relink_slots.ts";
+import { DEFAULT_MASK_CRF } from "../pipeline/mask_crf.ts";
+import { DEFAULT_RELINK } from "../pipeline/relink_slots.ts";
 
 /** An error whose message is shown as the one line the user sees. */
 export class CliError extends Error {}
@@ -94,20 +94,19 @@ export function viewTransformsOption(v: string | undefined): ViewTransform[] | u
   }
 }
 
-/** `--mask-crf on|off`: the default refinement settings or none; undefined when not given. */
-export function maskCrfOption(v: string | undefined): MaskCrfSettings | null | undefined {
+/**
+ * An `on|off` flag for a settings object (`--mask-crf`, `--relink-slots`): a copy of `defaults`,
+ * null for off, undefined when the flag was not given.
+ */
+function onOffOption<T extends object>(
+  v: string | undefined,
+  flag: string,
+  defaults: T,
+): T | null | undefined {
   if (v === undefined) return undefined;
-  if (v === "on") return { ...DEFAULT_MASK_CRF };
+  if (v === "on") return { ...defaults };
   if (v === "off") return null;
-  throw new CliError(`--mask-crf must be on or off, got "${v}"`);
-}
-
-/** `--relink-slots on|off`: the default relinking settings or none; undefined when not given. */
-export function relinkSlotsOption(v: string | undefined): RelinkSettings | null | undefined {
-  if (v === undefined) return undefined;
-  if (v === "on") return { ...DEFAULT_RELINK };
-  if (v === "off") return null;
-  throw new CliError(`--relink-slots must be on or off, got "${v}"`);
+  throw new CliError(`--${flag} must be on or off, got "${v}"`);
 }
 
 /**
@@ -130,8 +129,8 @@ export function inferenceFlags(
     windowFrames: positiveInt(values.window, "window"),
     testTimeAugment: viewTransformsOption(values.tta),
     clipFrames: nonNegativeInt(values["clip-frames"], "clip-frames"),
-    maskCrf: maskCrfOption(values["mask-crf"]),
-    relinkSlots: relinkSlotsOption(values["relink-slots"]),
+    maskCrf: onOffOption(values["mask-crf"], "mask-crf", DEFAULT_MASK_CRF),
+    relinkSlots: onOffOption(values["relink-slots"], "relink-slots", DEFAULT_RELINK),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

@@ -26,8 +26,7 @@ export const DEFAULT_RELINK: RelinkSettings = { margin: 0.1 };
  */
 export function relinkChoice(input: unknown, where = "relinkSlots"): RelinkSettings | null {
   if (input === undefined || input === null || input === false) return null;
-  if (input === true) return { ...DEFAULT_RELINK };
-  const settings = mergeSettings(input, DEFAULT_RELINK, where);
+  const settings = mergeSettings(input === true ? {} : input, DEFAULT_RELINK, where);
   if (typeof settings.margin !== "number" || !(settings.margin >= 0)) {
     throw new Error(
       `${where}.margin: expected a number >= 0, got ${JSON.stringify(settings.margin)}`,
